@@ -1,0 +1,16 @@
+/* INSPECT: not implemented yet. The stage exists in the pipeline and says so
+ * in the report, so users see exactly what was and was not done. */
+#include <stdio.h>
+
+#include "core/log.h"
+#include "job/job.h"
+
+int h2k_stage_inspect(h2k_job *job, h2k_error *err) {
+  (void)err;
+  h2k_stage_result *r = &job->stages[H2K_STAGE_INSPECT];
+  r->status = H2K_ST_NOOP;
+  snprintf(r->message, sizeof r->message,
+           "guest inspection (OS, bootloader, network style) is not "
+           "implemented yet; the guest is converted as it is");
+  return 0;
+}

@@ -1,0 +1,93 @@
+#!/bin/bash
+# vmx and ovf inputs: a two-disk VM, disks converted in parallel, the VM
+# named by its description.
+H2K=$1
+. "$(dirname "$0")/lib.sh"
+
+mkdir vm
+for i in 0 1; do
+  qemu-img create -q -f raw d$i.raw 40M
+  qemu-io -f raw -c "write -P 0x4$i 2M 3M" d$i.raw >/dev/null
+  qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse d$i.raw vm/web-$i.vmdk
+done
+cat > vm/web.vmx <<'VMX'
+.encoding = "UTF-8"
+config.version = "8"
+virtualHW.version = "19"
+displayName = "Web Server 01"
+memsize = "4096"
+numvcpus = "2"
+firmware = "efi"
+scsi0.present = "TRUE"
+scsi0.virtualDev = "pvscsi"
+scsi0:0.present = "TRUE"
+scsi0:0.fileName = "web-0.vmdk"
+scsi0:1.present = "TRUE"
+scsi0:1.fileName = "web-1.vmdk"
+ethernet0.present = "TRUE"
+ethernet0.virtualDev = "vmxnet3"
+ethernet0.addressType = "generated"
+ethernet0.generatedAddress = "00:50:56:AB:CD:EF"
+guestOS = "debian12-64"
+VMX
+run "$H2K" vmx vm/web.vmx -o out --workers 2 --json
+expect_rc 0 "vmx"
+o="out/Web_Server_01"
+for i in 0 1; do
+  qemu-img compare -q d$i.raw "$o/Web_Server_01-disk$i.qcow2" || fail "disk $i differs"
+done
+python3 - "$o/metadata.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+vm = m["vm"]
+assert vm["name"] == "Web Server 01", vm
+assert vm["firmware"] == "uefi" and vm["vcpus"] == 2 and vm["memory_mb"] == 4096, vm
+assert vm["nics"][0]["mac"] == "00:50:56:ab:cd:ef", vm["nics"]
+assert [d["output"] for d in m["disks"]] == ["Web_Server_01-disk0.qcow2", "Web_Server_01-disk1.qcow2"]
+assert m["source"]["kind"] == "vmx"
+PY
+pass "vmx: two disks, named by displayName, model in metadata.json"
+
+# The same VM as OVF (disks beside the descriptor).
+cat > vm/web.ovf <<'OVF'
+<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"
+  xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+  xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+  <References>
+    <File ovf:id="f0" ovf:href="web-0.vmdk"/>
+    <File ovf:id="f1" ovf:href="web-1.vmdk"/>
+  </References>
+  <DiskSection>
+    <Info>disks</Info>
+    <Disk ovf:diskId="d0" ovf:fileRef="f0" ovf:capacity="40" ovf:capacityAllocationUnits="byte * 2^20"/>
+    <Disk ovf:diskId="d1" ovf:fileRef="f1" ovf:capacity="40" ovf:capacityAllocationUnits="byte * 2^20"/>
+  </DiskSection>
+  <VirtualSystem ovf:id="ovfweb">
+    <Info>vm</Info>
+    <Name>ovfweb</Name>
+    <VirtualHardwareSection>
+      <Info>hw</Info>
+      <Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>2</rasd:VirtualQuantity></Item>
+      <Item><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:VirtualQuantity>2048</rasd:VirtualQuantity></Item>
+      <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType><rasd:ResourceSubType>lsilogic</rasd:ResourceSubType></Item>
+      <Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:Parent>3</rasd:Parent><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:HostResource>ovf:/disk/d0</rasd:HostResource></Item>
+      <Item><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:Parent>3</rasd:Parent><rasd:AddressOnParent>1</rasd:AddressOnParent><rasd:HostResource>ovf:/disk/d1</rasd:HostResource></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+OVF
+run "$H2K" ovf vm/web.ovf -o out --no-parallel-processing
+expect_rc 0 "ovf"
+for i in 0 1; do
+  qemu-img compare -q d$i.raw "out/ovfweb/ovfweb-disk$i.qcow2" || fail "ovf disk $i differs"
+done
+pass "ovf: two disks beside the descriptor (sequential)"
+
+run "$H2K" ova web.ova -o out
+expect_rc 3 "missing ova"
+touch web.ova
+run "$H2K" ova web.ova -o out
+expect_rc 9 "ova not implemented"
+expect_err "not implemented yet" "ova"
+pass "ova says clearly that it is not implemented yet"
