@@ -6,7 +6,7 @@ set -eu
 BUILD_PKGS="gcc clang meson ninja-build pkg-config make clang-format
   libyaml-dev libjson-c-dev libssl-dev zlib1g-dev libzstd-dev libxml2-dev
   libcmocka-dev"
-TEST_PKGS="qemu-utils python3"
+TEST_PKGS="qemu-utils python3 fdisk"
 # libFuzzer runtime for tests/fuzz (clang -fsanitize=fuzzer)
 FUZZ_PKGS="libclang-rt-14-dev"
 

@@ -47,20 +47,9 @@ void h2k_config_free(h2k_config *cfg) {
 
 void h2k_config_warn(h2k_config *cfg, const char *fmt, ...) {
   va_list ap;
-  char *msg = NULL;
   va_start(ap, fmt);
-  if (vasprintf(&msg, fmt, ap) < 0)
-    msg = NULL;
+  h2k_strv_vprintf(&cfg->warnings, &cfg->n_warnings, fmt, ap);
   va_end(ap);
-  if (!msg)
-    return;
-  char **w = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof *w);
-  if (!w) {
-    free(msg);
-    return;
-  }
-  cfg->warnings = w;
-  cfg->warnings[cfg->n_warnings++] = msg;
 }
 
 /* Is `text` one of the "a|b|c" choices? */

@@ -66,15 +66,23 @@ done:
   return rc;
 }
 
-int h2k_sha256_file(const char *path, char out[65], h2k_error *err) {
+/* Open `path` read-only and stat it; -1 with err set on failure. */
+static int open_and_stat(const char *path, struct stat *st, h2k_error *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) < 0) {
+  if (fd < 0 || fstat(fd, st) < 0) {
     h2k_err_errno(err, H2K_E_INPUT, errno, "cannot open '%s'", path);
     if (fd >= 0)
       close(fd);
     return -1;
   }
+  return fd;
+}
+
+int h2k_sha256_file(const char *path, char out[65], h2k_error *err) {
+  struct stat st;
+  int fd = open_and_stat(path, &st, err);
+  if (fd < 0)
+    return -1;
   int rc = hash_fd(fd, (uint64_t)st.st_size, false, out);
   if (rc < 0)
     h2k_err_errno(err, H2K_E_INPUT, errno ? errno : EIO,
@@ -85,14 +93,10 @@ int h2k_sha256_file(const char *path, char out[65], h2k_error *err) {
 
 int h2k_fingerprint_file(const char *path, h2k_fingerprint *fp,
                          h2k_error *err) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) < 0) {
-    h2k_err_errno(err, H2K_E_INPUT, errno, "cannot open '%s'", path);
-    if (fd >= 0)
-      close(fd);
+  int fd = open_and_stat(path, &st, err);
+  if (fd < 0)
     return -1;
-  }
   memset(fp, 0, sizeof *fp);
   fp->size = (uint64_t)st.st_size;
   fp->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;

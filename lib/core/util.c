@@ -60,6 +60,26 @@ char *h2k_buf_steal(h2k_buf *b) {
   return s;
 }
 
+int h2k_strv_push(char ***v, size_t *n, char *s) {
+  if (!s)
+    return -1;
+  char **grown = realloc(*v, (*n + 1) * sizeof **v);
+  if (!grown) {
+    free(s);
+    return -1;
+  }
+  *v = grown;
+  grown[(*n)++] = s;
+  return 0;
+}
+
+int h2k_strv_vprintf(char ***v, size_t *n, const char *fmt, va_list ap) {
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0)
+    return -1;
+  return h2k_strv_push(v, n, s);
+}
+
 char *h2k_strdup_printf(const char *fmt, ...) {
   va_list ap;
   char *s = NULL;

@@ -2,6 +2,7 @@
 #ifndef H2K_CORE_UTIL_H
 #define H2K_CORE_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,12 @@ void h2k_buf_append(h2k_buf *b, const char *s, size_t n);
 void h2k_buf_free(h2k_buf *b);
 /* Return the buffer's string and leave `b` empty. Never NULL. */
 char *h2k_buf_steal(h2k_buf *b);
+
+/* Append an owned string to a growable array of strings (takes `s`, frees
+ * it on failure). Returns 0 or -1. */
+int h2k_strv_push(char ***v, size_t *n, char *s);
+/* Append a formatted string. Returns 0 or -1. */
+int h2k_strv_vprintf(char ***v, size_t *n, const char *fmt, va_list ap);
 
 char *h2k_strdup_printf(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -190,17 +190,11 @@ static void load_artifacts(h2k_job *job, json_object *arts) {
                *path = jstr(o, "path");
     if (!stage || !name || !path)
       continue;
-    h2k_artifact *a =
-        realloc(job->artifacts, (job->n_artifacts + 1) * sizeof *a);
+    h2k_fingerprint fp;
+    fp_from_json(o, &fp);
+    h2k_artifact *a = h2k_job_push_artifact(job, stage, name, path, &fp);
     if (!a)
       return;
-    job->artifacts = a;
-    a = &job->artifacts[job->n_artifacts++];
-    memset(a, 0, sizeof *a);
-    a->stage = strdup(stage);
-    a->name = strdup(name);
-    a->path = strdup(path);
-    fp_from_json(o, &a->fp);
     const char *sha = jstr(o, "sha256");
     snprintf(a->sha256, sizeof a->sha256, "%s", sha ? sha : "");
   }

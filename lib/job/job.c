@@ -165,45 +165,41 @@ void h2k_job_free(h2k_job *job) {
 
 void h2k_job_warn(h2k_job *job, const char *fmt, ...) {
   va_list ap;
-  char *msg = NULL;
   va_start(ap, fmt);
-  if (vasprintf(&msg, fmt, ap) < 0)
-    msg = NULL;
+  if (h2k_strv_vprintf(&job->warnings, &job->n_warnings, fmt, ap) == 0)
+    h2k_warn("%s", job->warnings[job->n_warnings - 1]);
   va_end(ap);
-  if (!msg)
-    return;
-  h2k_warn("%s", msg);
-  char **w = realloc(job->warnings, (job->n_warnings + 1) * sizeof *w);
-  if (!w) {
-    free(msg);
-    return;
-  }
-  job->warnings = w;
-  job->warnings[job->n_warnings++] = msg;
 }
 
 static pthread_mutex_t g_job_lock = PTHREAD_MUTEX_INITIALIZER;
+
+h2k_artifact *h2k_job_push_artifact(h2k_job *job, const char *stage,
+                                    const char *name, const char *path,
+                                    const h2k_fingerprint *fp) {
+  pthread_mutex_lock(&g_job_lock);
+  h2k_artifact *a = realloc(job->artifacts, (job->n_artifacts + 1) * sizeof *a);
+  if (a) {
+    job->artifacts = a;
+    a = &job->artifacts[job->n_artifacts++];
+    memset(a, 0, sizeof *a);
+    a->stage = strdup(stage);
+    a->name = strdup(name);
+    a->path = strdup(path);
+    a->fp = *fp;
+  }
+  pthread_mutex_unlock(&g_job_lock);
+  return a;
+}
 
 int h2k_job_add_artifact(h2k_job *job, const char *stage, const char *name,
                          const char *path, h2k_error *err) {
   h2k_fingerprint fp;
   if (h2k_fingerprint_file(path, &fp, err) < 0)
     return -1;
-  pthread_mutex_lock(&g_job_lock);
-  h2k_artifact *a = realloc(job->artifacts, (job->n_artifacts + 1) * sizeof *a);
-  if (!a) {
-    pthread_mutex_unlock(&g_job_lock);
+  if (!h2k_job_push_artifact(job, stage, name, path, &fp)) {
     h2k_err_set(err, H2K_E_FAIL, "out of memory");
     return -1;
   }
-  job->artifacts = a;
-  a = &job->artifacts[job->n_artifacts++];
-  memset(a, 0, sizeof *a);
-  a->stage = strdup(stage);
-  a->name = strdup(name);
-  a->path = strdup(path);
-  a->fp = fp;
-  pthread_mutex_unlock(&g_job_lock);
   return 0;
 }
 

@@ -114,6 +114,10 @@ void h2k_job_warn(h2k_job *job, const char *fmt, ...)
 /* Record an artifact (fingerprinted now) for the checkpoint. */
 int h2k_job_add_artifact(h2k_job *job, const char *stage, const char *name,
                          const char *path, h2k_error *err);
+/* Append an artifact with a known fingerprint (thread-safe); NULL on OOM. */
+h2k_artifact *h2k_job_push_artifact(h2k_job *job, const char *stage,
+                                    const char *name, const char *path,
+                                    const h2k_fingerprint *fp);
 const h2k_artifact *h2k_job_find_artifact(const h2k_job *job, const char *stage,
                                           const char *name);
 /* Add a file to the job's input fingerprints (resume refuses if it changes). */

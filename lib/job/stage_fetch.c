@@ -66,9 +66,8 @@ static int check_plain_disks(const h2k_vm *vm, const char *input,
 static int describe_from_descriptor(h2k_job *job, h2k_error *err) {
   bool vmx = !strcmp(job->command, "vmx");
   job->vm = vmx ? h2k_vmx_parse_file(job->input, err)
-                : h2k_ovf_parse_file(job->input,
-                                     h2k_cfg_str(job->cfg, H2K_OPT_VM_NAME),
-                                     err);
+                : h2k_ovf_parse_file(
+                      job->input, h2k_cfg_str(job->cfg, H2K_OPT_VM_NAME), err);
   if (!job->vm)
     return -1;
   for (size_t i = 0; i < job->vm->n_warnings; i++)
@@ -100,8 +99,8 @@ static int describe_source(h2k_job *job, h2k_error *err) {
   if (!strcmp(c, "vmx") || !strcmp(c, "ovf"))
     return describe_from_descriptor(job, err);
   h2k_err_set(err, H2K_E_NOTIMPL,
-              "reading '%s' sources is not implemented yet in hyper2kvm %s",
-              c, H2K_VERSION_STRING);
+              "reading '%s' sources is not implemented yet in hyper2kvm %s", c,
+              H2K_VERSION_STRING);
   h2k_err_hint(err, "extract the archive and use 'hyper2kvm ovf FILE.ovf', "
                     "or convert a disk with 'hyper2kvm local DISK'");
   return -1;

@@ -2,6 +2,8 @@
  * few helpers shared by the VMX and OVF readers. */
 #include "vm/vm.h"
 
+#include "core/util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -127,27 +129,14 @@ const char *h2k_firmware_name(enum h2k_firmware fw) {
 int h2k_vm_add_warning(h2k_vm *vm, const char *fmt, ...) {
   if (vm->n_warnings > H2K_VM_MAX_WARNINGS)
     return 0;
-  char *text = NULL;
-  if (vm->n_warnings == H2K_VM_MAX_WARNINGS) {
-    text = strdup("further warnings suppressed");
-  } else {
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&text, fmt, ap) < 0)
-      text = NULL;
-    va_end(ap);
-  }
-  if (!text)
-    return -1;
-  char **grown =
-      realloc(vm->warnings, (vm->n_warnings + 1) * sizeof *vm->warnings);
-  if (!grown) {
-    free(text);
-    return -1;
-  }
-  vm->warnings = grown;
-  vm->warnings[vm->n_warnings++] = text;
-  return 0;
+  if (vm->n_warnings == H2K_VM_MAX_WARNINGS)
+    return h2k_strv_push(&vm->warnings, &vm->n_warnings,
+                         strdup("further warnings suppressed"));
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = h2k_strv_vprintf(&vm->warnings, &vm->n_warnings, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 static int read_all(int fd, char *buf, size_t want, size_t *got) {
