@@ -1,5 +1,6 @@
 /* --help and the man page, both generated from the option table and the
  * command list, so they cannot drift from what the parser accepts. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,7 +28,13 @@ static void flag_text(const h2k_option_def *o, char *buf, size_t cap) {
   char sh[8] = "";
   if (o->short_flag)
     snprintf(sh, sizeof sh, "-%c, ", o->short_flag);
-  snprintf(buf, cap, "%s--%s%s%s", sh, o->cli,
+  /* A boolean that defaults to true is shown in the form that changes it. */
+  bool negate = o->type == T_BOOL && o->def && !strcmp(o->def, "true");
+  if (negate && o->short_flag) {
+    snprintf(buf, cap, "%s--%s, --no-%s", sh, o->cli, o->cli);
+    return;
+  }
+  snprintf(buf, cap, "%s--%s%s%s%s", sh, negate ? "no-" : "", o->cli,
            o->type == T_BOOL || (o->flags & OPT_COUNT) ? "" : " ",
            o->type == T_BOOL || (o->flags & OPT_COUNT)
                ? ""

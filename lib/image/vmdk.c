@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "core/error.h"
@@ -1113,6 +1114,25 @@ static int vmdk_probe(const uint8_t *head, size_t len, const char *path) {
   return 0;
 }
 
+/* Bytes allocated on disk by the descriptor and every extent file (a
+ * split VMDK keeps its data outside the descriptor). Each file once. */
+static uint64_t vmdk_allocated(const h2k_image *img) {
+  const struct vmdk *v = img->priv;
+  struct stat st;
+  uint64_t total = 0;
+  if (fstat(img->file->fd, &st) == 0)
+    total += (uint64_t)st.st_blocks * 512;
+  for (size_t i = 0; v && i < v->n_ext; i++) {
+    const h2k_file *f = v->ext[i].file;
+    bool seen = !f || f->fd == img->file->fd;
+    for (size_t j = 0; j < i && !seen; j++)
+      seen = v->ext[j].file && v->ext[j].file->fd == f->fd;
+    if (!seen && fstat(f->fd, &st) == 0)
+      total += (uint64_t)st.st_blocks * 512;
+  }
+  return total;
+}
+
 const struct h2k_image_driver h2k_driver_vmdk = {
     .name = "vmdk",
     .probe = vmdk_probe,
@@ -1121,4 +1141,5 @@ const struct h2k_image_driver h2k_driver_vmdk = {
     .read = vmdk_read,
     .check_parent = vmdk_check_parent,
     .close = vmdk_close,
+    .allocated = vmdk_allocated,
 };

@@ -85,6 +85,7 @@ typedef struct h2k_vm {
   h2k_vm_cdrom *cdroms;
   size_t n_cdroms;
 
+  char *manifest;  /* OVA .mf result: "verified", "skipped", "absent" or NULL */
   char *source_path;     /* descriptor read (or the name used in messages) */
   int hw_version;        /* VMX virtualHW.version / OVF vmx-NN, 0 unknown */
   char *boot_order_hint; /* VMX bios.bootOrder as written ("hdd,cdrom") */

@@ -46,6 +46,8 @@ assert vm["nics"][0]["mac"] == "00:50:56:ab:cd:ef", vm["nics"]
 assert [d["output"] for d in m["disks"]] == ["Web_Server_01-disk0.qcow2", "Web_Server_01-disk1.qcow2"]
 assert m["source"]["kind"] == "vmx"
 PY
+python3 "$(dirname "$0")/validate_metadata.py" "$(dirname "$0")/../../docs/metadata.schema.json" "$o/metadata.json" ||
+  fail "vmx metadata.json does not match the schema"
 pass "vmx: two disks, named by displayName, model in metadata.json"
 
 # The same VM as OVF (disks beside the descriptor).

@@ -59,6 +59,8 @@ assert [s["stage"] for s in r["stages"]] == ["fetch","flatten","inspect","plan",
 assert all("duration_s" in s for s in r["stages"])
 PY
 grep -q "| convert | ok |" "$o/report.md" || fail "report.md"
+python3 "$(dirname "$0")/validate_metadata.py" "$(dirname "$0")/../../docs/metadata.schema.json" "$o/metadata.json" ||
+  fail "metadata.json does not match docs/metadata.schema.json"
 [ "$sha_before" = "$(sha256sum "$T"/base.qcow2 "$T"/snap1.qcow2 "$T"/web01.qcow2)" ] || fail "source modified"
 pass "output layout, reports, chain flattened, sources untouched"
 
