@@ -12,6 +12,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -76,8 +77,28 @@ void h2k_qcow2_compressor_free(h2k_qcow2_compressor *c) {
   free(c);
 }
 
+/* Shannon entropy of the byte histogram, in bits per byte. Random and
+ * already-compressed data sit near 8.0; compressing them burns CPU for
+ * nothing (the cluster would be stored raw anyway), so we skip them. */
+static double byte_entropy(const uint8_t *p, size_t n) {
+  uint32_t counts[256] = {0};
+  for (size_t i = 0; i < n; i++)
+    counts[p[i]]++;
+  double h = 0;
+  for (int b = 0; b < 256; b++)
+    if (counts[b]) {
+      double q = (double)counts[b] / (double)n;
+      h -= q * log2(q);
+    }
+  return h;
+}
+
+#define INCOMPRESSIBLE_BITS 7.95
+
 size_t h2k_qcow2_compress(h2k_qcow2_compressor *c, const void *in,
                           size_t in_len, void *out, size_t cap) {
+  if (in_len >= 4096 && byte_entropy(in, in_len) > INCOMPRESSIBLE_BITS)
+    return 0; /* store raw */
   if (c->type == QCOW2_COMPRESSION_ZSTD) {
     size_t n = ZSTD_compress2(c->zc, out, cap, in, in_len);
     return ZSTD_isError(n) || n >= cap ? 0 : n;

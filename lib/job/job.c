@@ -110,6 +110,8 @@ h2k_job *h2k_job_new(h2k_config *cfg, const char *command, h2k_error *err) {
   free(expanded);
   const char *vm = h2k_cfg_str(cfg, H2K_OPT_VM_NAME);
   char *stem = h2k_path_stem(job->input);
+  if (stem && h2k_str_ends_with(stem, ".tar")) /* web.tar.gz → web */
+    stem[strlen(stem) - 4] = '\0';
   job->vm_name = h2k_safe_name(vm ? vm : stem);
   free(stem);
   job->lock_fd = -1;
@@ -210,6 +212,11 @@ const h2k_artifact *h2k_job_find_artifact(const h2k_job *job, const char *stage,
         !strcmp(job->artifacts[i].name, name))
       return &job->artifacts[i];
   return NULL;
+}
+
+bool h2k_is_job_file(const h2k_job *job, const char *path) {
+  size_t n = job->job_dir ? strlen(job->job_dir) : 0;
+  return n && !strncmp(path, job->job_dir, n) && path[n] == '/';
 }
 
 int h2k_job_add_input(h2k_job *job, const char *path, h2k_error *err) {

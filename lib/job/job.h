@@ -120,6 +120,8 @@ h2k_artifact *h2k_job_push_artifact(h2k_job *job, const char *stage,
                                     const h2k_fingerprint *fp);
 const h2k_artifact *h2k_job_find_artifact(const h2k_job *job, const char *stage,
                                           const char *name);
+/* Is `path` inside the job's own directory (an unpacked temporary)? */
+bool h2k_is_job_file(const h2k_job *job, const char *path);
 /* Add a file to the job's input fingerprints (resume refuses if it changes). */
 int h2k_job_add_input(h2k_job *job, const char *path, h2k_error *err);
 
@@ -139,6 +141,9 @@ int h2k_stage_validate(h2k_job *job, h2k_error *err);
 
 /* A VM name made safe to use as a file name (malloc'ed). */
 char *h2k_safe_name(const char *name);
+
+/* Write domain.xml (emit_domain_xml) and define it (libvirt_import). */
+int h2k_job_write_domain(h2k_job *job, h2k_error *err);
 
 /* Free-space check run at the end of FETCH (before any heavy work). */
 int h2k_job_check_space(h2k_job *job, h2k_error *err);

@@ -201,6 +201,8 @@ int h2k_job_run(h2k_job *job, h2k_error *err) {
     h2k_report_print_plan(job);
   } else if (rc == 0) {
     rc = commit_outputs(job, err);
+    if (rc == 0)
+      rc = h2k_job_write_domain(job, err);
     h2k_error e2 = {0};
     if (rc == 0 && h2k_metadata_write(job, &e2) < 0)
       h2k_job_warn(job, "%s", h2k_error_text(&e2));

@@ -8,37 +8,41 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "job/job.h"
+#include "vm/ova.h"
 #include "vm/ovf.h"
 #include "vm/vmx.h"
 
-static bool looks_like_tarball(const char *path) {
-  static const char *ext[] = {".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz"};
-  for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
-    if (h2k_str_ends_with_ci(path, ext[i]))
-      return true;
-  return false;
+/* Where compressed members are unpacked: the job's private tmp directory
+ * (none in --dry-run, which writes nothing). */
+static char *unpack_dir(const h2k_job *job) {
+  return job->dry_run ? NULL : h2k_path_join(job->job_dir, "tmp");
 }
 
-/* local, vhd, raw, ami: the input is one disk image. */
+/* vhd, raw, ami, local: one disk image, or a tarball holding one. */
 static int describe_single_disk(h2k_job *job, h2k_error *err) {
-  if (looks_like_tarball(job->input)) {
-    h2k_err_set(err, H2K_E_NOTIMPL,
-                "'%s' is a tarball; reading disks inside tarballs is not "
-                "implemented yet",
-                job->input);
-    h2k_err_hint(err, "extract the disk and pass the disk file itself");
+  char *dir = unpack_dir(job);
+  job->vm = h2k_tarball_open(job->input, dir, err);
+  free(dir);
+  if (!job->vm)
     return -1;
-  }
-  job->vm = h2k_vm_new();
-  h2k_vm_disk *d = job->vm ? h2k_vm_add_disk(job->vm) : NULL;
-  if (!d) {
-    h2k_err_set(err, H2K_E_FAIL, "out of memory");
-    return -1;
-  }
-  job->vm->name = strdup(job->vm_name);
-  d->path = strdup(job->input);
-  d->boot_order = 1;
+  if (!job->vm->name)
+    job->vm->name = strdup(job->vm_name);
+  if (job->vm->n_disks && !job->vm->disks[0].boot_order)
+    job->vm->disks[0].boot_order = 1;
   return 0;
+}
+
+/* ova: a tar (or its extracted directory) read in place. */
+static int describe_ova(h2k_job *job, h2k_error *err) {
+  char *dir = unpack_dir(job);
+  h2k_ova_opts o = {
+      .vm_name = h2k_cfg_str(job->cfg, H2K_OPT_VM_NAME),
+      .unpack_dir = dir,
+      .verify_manifest = h2k_cfg_bool(job->cfg, H2K_OPT_VERIFY_MANIFEST),
+  };
+  job->vm = h2k_ova_open(job->input, &o, err);
+  free(dir);
+  return job->vm ? 0 : -1;
 }
 
 /* Disks an OVF describes but that need unpacking first (chunked or gzip
@@ -65,14 +69,19 @@ static int check_plain_disks(const h2k_vm *vm, const char *input,
 /* vmx, ovf: a description naming the disks beside it. */
 static int describe_from_descriptor(h2k_job *job, h2k_error *err) {
   bool vmx = !strcmp(job->command, "vmx");
-  job->vm = vmx ? h2k_vmx_parse_file(job->input, err)
-                : h2k_ovf_parse_file(
-                      job->input, h2k_cfg_str(job->cfg, H2K_OPT_VM_NAME), err);
+  if (!strcmp(job->command, "ova"))
+    describe_ova(job, err);
+  else if (vmx)
+    job->vm = h2k_vmx_parse_file(job->input, err);
+  else
+    job->vm = h2k_ovf_parse_file(job->input,
+                                 h2k_cfg_str(job->cfg, H2K_OPT_VM_NAME), err);
   if (!job->vm)
     return -1;
   for (size_t i = 0; i < job->vm->n_warnings; i++)
     h2k_job_warn(job, "%s", job->vm->warnings[i]);
-  if (check_plain_disks(job->vm, job->input, err) < 0)
+  if (strcmp(job->command, "ova") != 0 &&
+      check_plain_disks(job->vm, job->input, err) < 0)
     return -1;
   /* The source's own name names the VM unless --vm-name says otherwise. */
   if (!h2k_cfg_str(job->cfg, H2K_OPT_VM_NAME) && job->vm->name &&
@@ -83,8 +92,11 @@ static int describe_from_descriptor(h2k_job *job, h2k_error *err) {
       job->vm_name = name;
     }
   }
-  for (size_t i = 0; i < job->vm->n_disks; i++)
-    if (h2k_job_add_input(job, job->vm->disks[i].path, err) < 0) {
+  for (size_t i = 0; i < job->vm->n_disks && !job->vm->disks[i].range_length;
+       i++)
+    if (h2k_is_job_file(job, job->vm->disks[i].path))
+      continue;
+    else if (h2k_job_add_input(job, job->vm->disks[i].path, err) < 0) {
       h2k_err_wrap(err, "disk %zu named by '%s'", i, job->input);
       return -1;
     }
@@ -96,7 +108,7 @@ static int describe_source(h2k_job *job, h2k_error *err) {
   if (!strcmp(c, "local") || !strcmp(c, "vhd") || !strcmp(c, "raw") ||
       !strcmp(c, "ami") || !strcmp(c, "inspect"))
     return describe_single_disk(job, err);
-  if (!strcmp(c, "vmx") || !strcmp(c, "ovf"))
+  if (!strcmp(c, "vmx") || !strcmp(c, "ovf") || !strcmp(c, "ova"))
     return describe_from_descriptor(job, err);
   h2k_err_set(err, H2K_E_NOTIMPL,
               "reading '%s' sources is not implemented yet in hyper2kvm %s", c,
@@ -110,9 +122,23 @@ static int describe_source(h2k_job *job, h2k_error *err) {
 static int fingerprint_chain(h2k_job *job, const h2k_image *img,
                              h2k_error *err) {
   for (const h2k_image *l = img; l; l = h2k_image_backing(l))
-    if (h2k_job_add_input(job, h2k_image_path(l), err) < 0)
+    if (!h2k_is_job_file(job, h2k_image_path(l)) &&
+        h2k_job_add_input(job, h2k_image_path(l), err) < 0)
       return -1;
   return 0;
+}
+
+/* A disk inside an archive is a byte range of it, read in place. */
+static h2k_image *open_source_image(const h2k_vm_disk *vd, h2k_error *err) {
+  if (!vd->range_length)
+    return h2k_image_open(vd->path, vd->format, err);
+  h2k_file *f =
+      h2k_file_open_range(vd->path, vd->range_offset, vd->range_length, err);
+  if (!f)
+    return NULL;
+  h2k_image *img = h2k_image_open_file(f, vd->format, err);
+  h2k_file_close(f); /* the image holds its own reference */
+  return img;
 }
 
 static int open_disk(h2k_job *job, size_t i, h2k_error *err) {
@@ -120,7 +146,7 @@ static int open_disk(h2k_job *job, size_t i, h2k_error *err) {
   const h2k_vm_disk *vd = &job->vm->disks[i];
   dj->index = i;
   dj->src = vd;
-  dj->image = h2k_image_open(vd->path, vd->format, err);
+  dj->image = open_source_image(vd, err);
   if (!dj->image) {
     h2k_err_wrap(err, "cannot open disk %zu of VM '%s'", i, job->vm_name);
     return -1;

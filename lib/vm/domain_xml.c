@@ -89,14 +89,30 @@ static void xw_escaped(xw *w, const char *s, bool attr) {
     unsigned char c = *p;
     const char *rep = NULL;
     switch (c) {
-    case '&': rep = "&amp;"; break;
-    case '<': rep = "&lt;"; break;
-    case '>': rep = "&gt;"; break;
-    case '\'': rep = attr ? "&apos;" : NULL; break;
-    case '"': rep = attr ? "&quot;" : NULL; break;
-    case '\t': rep = attr ? "&#9;" : NULL; break;
-    case '\n': rep = attr ? "&#10;" : NULL; break;
-    case '\r': rep = "&#13;"; break;
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '\'':
+      rep = attr ? "&apos;" : NULL;
+      break;
+    case '"':
+      rep = attr ? "&quot;" : NULL;
+      break;
+    case '\t':
+      rep = attr ? "&#9;" : NULL;
+      break;
+    case '\n':
+      rep = attr ? "&#10;" : NULL;
+      break;
+    case '\r':
+      rep = "&#13;";
+      break;
     default:
       if (c < 0x20)
         rep = "\xEF\xBF\xBD";
@@ -309,6 +325,12 @@ static int plan_disk_bus(plan *p, h2k_error *err) {
 /* Boot orders 1..n for the disks: those the source numbered first, in its
  * order, then the others in model order. A stable insertion sort keeps
  * ties in model order, so no two disks share an order. */
+/* Sort key of disk i: its source boot order, unnumbered disks last. */
+static long long boot_key(const plan *p, size_t i) {
+  int src = i < p->vm->n_disks ? p->vm->disks[i].boot_order : 0;
+  return src > 0 ? src : (long long)1 << 40;
+}
+
 static int plan_boot_order(plan *p, h2k_error *err) {
   size_t n = p->o->n_disks;
   if (n == 0)
@@ -320,29 +342,17 @@ static int plan_boot_order(plan *p, h2k_error *err) {
     h2k_err_set(err, H2K_E_FAIL, "out of memory");
     return -1;
   }
-  long long *key = (long long *)calloc(n, sizeof *key);
-  if (!key) {
-    free(idx);
-    h2k_err_set(err, H2K_E_FAIL, "out of memory");
-    return -1;
-  }
   for (size_t i = 0; i < n; i++) {
-    int src = i < p->vm->n_disks ? p->vm->disks[i].boot_order : 0;
-    key[i] = src > 0 ? src : (long long)1 << 40;
-    idx[i] = i;
-  }
-  for (size_t i = 1; i < n; i++) {
-    size_t v = idx[i], j = i;
-    while (j > 0 && key[idx[j - 1]] > key[v]) {
+    size_t j = i;
+    while (j > 0 && boot_key(p, idx[j - 1]) > boot_key(p, i)) {
       idx[j] = idx[j - 1];
       j--;
     }
-    idx[j] = v;
+    idx[j] = i;
   }
   for (size_t k = 0; k < n; k++)
     p->disk_boot[idx[k]] = (int)(k + 1);
   free(idx);
-  free(key);
   return 0;
 }
 
@@ -416,8 +426,7 @@ static int check_networks(const h2k_domain_opts *o, h2k_error *err) {
     }
   }
   if (o->bridge && *o->bridge && !valid_bridge(o->bridge, strlen(o->bridge))) {
-    h2k_err_set(err, H2K_E_USAGE, "'%s' is not a valid bridge name",
-                o->bridge);
+    h2k_err_set(err, H2K_E_USAGE, "'%s' is not a valid bridge name", o->bridge);
     return -1;
   }
   if (o->network && *o->network && !valid_network(o->network)) {
@@ -545,8 +554,8 @@ static void write_disks(xw *w, const plan *p) {
     target_dev(p->disk_prefix, i, dev, sizeof dev);
     snprintf(order, sizeof order, "%d", p->disk_boot[i]);
     xw_start(w, "disk", "type", "file", "device", "disk", NULL);
-    xw_empty(w, "driver", "name", "qemu", "type", d->format, "discard",
-             "unmap", NULL);
+    xw_empty(w, "driver", "name", "qemu", "type", d->format, "discard", "unmap",
+             NULL);
     xw_empty(w, "source", "file", d->path, NULL);
     xw_empty(w, "target", "dev", dev, "bus", p->disk_bus, NULL);
     xw_empty(w, "boot", "order", order, NULL);
@@ -600,8 +609,11 @@ static bool normalize_mac(const char *in, char out[18]) {
     out[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
   }
   out[17] = '\0';
-  int first = (int)strtol((char[]){out[0], out[1], 0}, NULL, 16);
-  return (first & 1) == 0; /* multicast MACs are refused by libvirt */
+  /* The group bit is the low bit of the first octet: libvirt refuses
+   * multicast MACs for NICs. */
+  char low = out[1];
+  int nibble = low <= '9' ? low - '0' : low - 'a' + 10;
+  return (nibble & 1) == 0;
 }
 
 /* The map entry whose SOURCE equals the NIC's network, or NULL. */
@@ -628,8 +640,7 @@ static void write_nic(xw *w, const plan *p, const h2k_vm_nic *nic) {
   else if (p->o->bridge && *p->o->bridge)
     bridge = p->o->bridge;
   else
-    network = p->o->network && *p->o->network ? p->o->network
-                                              : DEFAULT_NETWORK;
+    network = p->o->network && *p->o->network ? p->o->network : DEFAULT_NETWORK;
   char mac[18];
   xw_start(w, "interface", "type", bridge ? "bridge" : "network", NULL);
   if (normalize_mac(nic->mac, mac))
@@ -656,8 +667,8 @@ static void write_console(xw *w) {
 }
 
 static void write_misc_devices(xw *w, const plan *p) {
-  xw_empty(w, "controller", "type", "usb", "index", "0", "model",
-           "qemu-xhci", NULL);
+  xw_empty(w, "controller", "type", "usb", "index", "0", "model", "qemu-xhci",
+           NULL);
   xw_empty(w, "controller", "type", "virtio-serial", "index", "0", NULL);
   xw_empty(w, "input", "type", "tablet", "bus", "usb", NULL);
   xw_empty(w, "graphics", "type", "vnc", "autoport", "yes", "listen",

@@ -35,8 +35,7 @@ int h2k_libvirt_define(const char *uri, const char *xml, h2k_error *err) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   const char *shown = uri && *uri ? uri : "(libvirt default)";
   if (!xml || !*xml) {
-    h2k_err_set(err, H2K_E_FAIL, "libvirt define at %s: no domain XML",
-                shown);
+    h2k_err_set(err, H2K_E_FAIL, "libvirt define at %s: no domain XML", shown);
     return -1;
   }
   pthread_once(&once, install_quiet_handler);

@@ -294,8 +294,8 @@ static h2k_tar *tar_new(const char *name, h2k_error *err) {
   return t;
 }
 
-h2k_tar *h2k_tar_open_fd(int fd, uint64_t base, uint64_t size,
-                         const char *name, h2k_error *err) {
+h2k_tar *h2k_tar_open_fd(int fd, uint64_t base, uint64_t size, const char *name,
+                         h2k_error *err) {
   h2k_tar *t = tar_new(name, err);
   if (t) {
     t->fd = fd;
@@ -373,8 +373,8 @@ static int set_long_name(h2k_tar *t, const char *s, size_t n, h2k_error *err) {
   return 0;
 }
 
-static int pax_record(h2k_tar *t, const char *key, size_t klen,
-                      const char *val, size_t vlen, h2k_error *err) {
+static int pax_record(h2k_tar *t, const char *key, size_t klen, const char *val,
+                      size_t vlen, h2k_error *err) {
   if (klen == 4 && !memcmp(key, "path", 4))
     return set_long_name(t, val, vlen, err);
   if (klen == 4 && !memcmp(key, "size", 4)) {
@@ -386,9 +386,11 @@ static int pax_record(h2k_tar *t, const char *key, size_t klen,
       v = v * 10 + (uint64_t)(val[i] - '0');
     }
     if (!vlen || i != vlen || v > SIZE_LIMIT) {
-      h2k_err_set(err, H2K_E_INPUT, "%s: pax header near offset %llu has "
-                  "an invalid size \"%.*s\"", t->name,
-                  (unsigned long long)t->pos, (int)h2k_min_u64(vlen, 40), val);
+      h2k_err_set(err, H2K_E_INPUT,
+                  "%s: pax header near offset %llu has "
+                  "an invalid size \"%.*s\"",
+                  t->name, (unsigned long long)t->pos,
+                  (int)h2k_min_u64(vlen, 40), val);
       return -1;
     }
     t->have_pax_size = true;
@@ -525,9 +527,9 @@ static int accept_member(h2k_tar *t, const unsigned char *h, uint64_t hdr,
   char *name = header_name(t, h);
   if (!name)
     return oom(t, err);
-  bool is_dir = type == '5' || type == 'D' ||
-                ((type == '0' || type == '\0') && *name &&
-                 name[strlen(name) - 1] == '/');
+  bool is_dir =
+      type == '5' || type == 'D' ||
+      ((type == '0' || type == '\0') && *name && name[strlen(name) - 1] == '/');
   char shown[256];
   snprintf(shown, sizeof shown, "%s", name);
   const char *why = refused_type(type);
@@ -557,10 +559,9 @@ static int accept_member(h2k_tar *t, const unsigned char *h, uint64_t hdr,
     free(name);
     if (dup < 0)
       return oom(t, err);
-    return refuse(t, shown, hdr,
-                  dup ? "appears twice in the archive"
-                      : "is past the member limit",
-                  err);
+    return refuse(
+        t, shown, hdr,
+        dup ? "appears twice in the archive" : "is past the member limit", err);
   }
   free(t->member);
   t->member = name;
@@ -587,8 +588,10 @@ static int handle_header(h2k_tar *t, const unsigned char *h, h2k_tar_member *m,
   }
   uint64_t size;
   if (parse_number(h + F_SIZE, L_SIZE, &size) < 0 || size > SIZE_LIMIT) {
-    h2k_err_set(err, H2K_E_INPUT, "%s: invalid size field in the header at "
-                "offset %llu", t->name, (unsigned long long)hdr);
+    h2k_err_set(err, H2K_E_INPUT,
+                "%s: invalid size field in the header at "
+                "offset %llu",
+                t->name, (unsigned long long)hdr);
     return -1;
   }
   char type = (char)h[F_TYPE];

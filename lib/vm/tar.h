@@ -39,8 +39,8 @@ typedef struct h2k_tar h2k_tar;
 
 /* Read a tar stored at [base, base+size) of fd (not owned, not closed).
  * `name` names the archive in messages. */
-h2k_tar *h2k_tar_open_fd(int fd, uint64_t base, uint64_t size,
-                         const char *name, h2k_error *err);
+h2k_tar *h2k_tar_open_fd(int fd, uint64_t base, uint64_t size, const char *name,
+                         h2k_error *err);
 
 /* Read a tar from a stream: read_fn fills up to len bytes and returns the
  * count, 0 at end of stream, -1 on error (err set). */
@@ -81,15 +81,14 @@ typedef struct h2k_range {
 typedef struct h2k_range_reader {
   const h2k_range *ranges;
   size_t n;
-  size_t i;      /* current range */
-  uint64_t done; /* bytes consumed of the current range */
+  size_t i;         /* current range */
+  uint64_t done;    /* bytes consumed of the current range */
   const char *name; /* for messages */
 } h2k_range_reader;
 
 /* h2k_tar_read_fn over a h2k_range_reader. A range ending before its
  * declared length (file shrunk) is an error. */
-long h2k_range_read(void *range_reader, void *buf, size_t len,
-                    h2k_error *err);
+long h2k_range_read(void *range_reader, void *buf, size_t len, h2k_error *err);
 
 enum h2k_compression { H2K_COMP_NONE = 0, H2K_COMP_GZIP, H2K_COMP_XZ };
 

@@ -28,10 +28,13 @@ ethernet0.present = "TRUE"
 ethernet0.virtualDev = "vmxnet3"
 ethernet0.addressType = "generated"
 ethernet0.generatedAddress = "00:50:56:AB:CD:EF"
+ethernet0.networkName = "VM Network"
 guestOS = "debian12-64"
 VMX
-run "$H2K" vmx vm/web.vmx -o out --workers 2 --json
+run "$H2K" vmx vm/web.vmx -o out --workers 2 --json --network-map "VM Network:isolated" \
+  --libvirt-define --libvirt-uri test:///default
 expect_rc 0 "vmx"
+expect_err "defined domain 'Web_Server_01' in test:///default" "libvirt define"
 o="out/Web_Server_01"
 for i in 0 1; do
   qemu-img compare -q d$i.raw "$o/Web_Server_01-disk$i.qcow2" || fail "disk $i differs"
@@ -48,6 +51,26 @@ assert m["source"]["kind"] == "vmx"
 PY
 python3 "$(dirname "$0")/validate_metadata.py" "$(dirname "$0")/../../docs/metadata.schema.json" "$o/metadata.json" ||
   fail "vmx metadata.json does not match the schema"
+virt-xml-validate "$o/domain.xml" domain >/dev/null || fail "domain.xml invalid"
+python3 - "$o/domain.xml" "$T" <<'PY'
+import sys, xml.etree.ElementTree as ET
+d = ET.parse(sys.argv[1]).getroot()
+assert d.find("name").text == "Web_Server_01"
+assert d.find("vcpu").text == "2" and d.find("memory").text == str(4096 * 1024)
+assert d.find("os").get("firmware") == "efi"
+disks = d.findall("devices/disk")
+assert [x.find("source").get("file") for x in disks] == [
+    sys.argv[2] + "/out/Web_Server_01/Web_Server_01-disk%d.qcow2" % i for i in (0, 1)]
+assert [x.find("target").get("bus") for x in disks] == ["virtio", "virtio"]
+nic = d.find("devices/interface")
+assert nic.find("mac").get("address") == "00:50:56:ab:cd:ef"
+assert nic.find("model").get("type") == "virtio"
+assert nic.get("type") == "network" and nic.find("source").get("network") == "isolated"
+PY
+pass "domain.xml: valid, disks on virtio, MAC kept, network mapped, defined in libvirt"
+run "$H2K" vmx vm/web.vmx -o out2 --libvirt-define --libvirt-uri bogus:///nowhere
+[ "$RC" -ne 0 ] || fail "bad libvirt URI accepted"
+expect_err "cannot define domain" "bad uri"
 pass "vmx: two disks, named by displayName, model in metadata.json"
 
 # The same VM as OVF (disks beside the descriptor).
@@ -86,10 +109,41 @@ for i in 0 1; do
 done
 pass "ovf: two disks beside the descriptor (sequential)"
 
-run "$H2K" ova web.ova -o out
-expect_rc 3 "missing ova"
-touch web.ova
-run "$H2K" ova web.ova -o out
-expect_rc 9 "ova not implemented"
-expect_err "not implemented yet" "ova"
-pass "ova says clearly that it is not implemented yet"
+# The same VM as an OVA: read in place, manifest verified.
+python3 - "$T" <<'PY'
+import hashlib, os, sys, tarfile
+t = sys.argv[1]
+names = ["web.ovf", "web-0.vmdk", "web-1.vmdk"]
+mf = "".join("SHA256(%s)= %s\n" % (n, hashlib.sha256(open(os.path.join(t, "vm", n), "rb").read()).hexdigest()) for n in names)
+open(os.path.join(t, "vm", "web.mf"), "w").write(mf)
+for out, manifest in (("web.ova", mf), ("tampered.ova", mf.replace(mf[-3], "0" if mf[-3] != "0" else "1"))):
+    open(os.path.join(t, "vm", "web.mf"), "w").write(manifest)
+    with tarfile.open(os.path.join(t, out), "w", format=tarfile.USTAR_FORMAT) as tf:
+        for n in names + ["web.mf"]:
+            tf.add(os.path.join(t, "vm", n), arcname=n)
+PY
+sha_ova=$(sha256sum web.ova)
+run "$H2K" ova web.ova -o ovaout
+expect_rc 0 "ova"
+for i in 0 1; do
+  qemu-img compare -q d$i.raw "ovaout/ovfweb/ovfweb-disk$i.qcow2" || fail "ova disk $i differs"
+done
+[ "$sha_ova" = "$(sha256sum web.ova)" ] || fail "ova modified"
+conv="$HOME/.cache/hyper2kvm/conversions"
+[ -z "$(find "$conv" -name '*.vmdk' 2>/dev/null)" ] || fail "ova disks were extracted"
+virt-xml-validate ovaout/ovfweb/domain.xml domain >/dev/null || fail "ova domain.xml"
+pass "ova: disks read in place from the tar, manifest verified, nothing extracted"
+
+run "$H2K" ova tampered.ova -o tout
+expect_rc 3 "tampered manifest"
+expect_err "does not match manifest" "names the mismatch"
+[ ! -e tout/ovfweb/ovfweb-disk0.qcow2 ] || fail "output despite bad manifest"
+run "$H2K" ova tampered.ova -o tout --no-verify-manifest
+expect_rc 0 "--no-verify-manifest"
+expect_err "warning" "skipping verification warns"
+pass "ova: manifest mismatch is a hard error; --no-verify-manifest overrides with a warning"
+
+touch empty.ova
+run "$H2K" ova empty.ova -o out
+expect_rc 3 "empty ova"
+pass "an empty .ova is a clear input error"

@@ -40,3 +40,16 @@ cmp src.raw out.raw || fail "raw output differs"
 run "$H2K" convert so.vmdk x.raw -O raw -c
 expect_rc 2 "compress with raw"
 pass "raw output; -c with raw refused"
+
+# Disks inside tarballs: an uncompressed tar is read in place, a compressed
+# one is unpacked into the job's private directory and removed afterwards.
+tar -cf vhdpack.tar dyn.vhd
+tar -cJf rawpack.tar.xz plain.img
+run "$H2K" vhd vhdpack.tar -o tout
+expect_rc 0 "vhd in tar"
+qemu-img compare -q src.raw tout/vhdpack/vhdpack.qcow2 || fail "vhd in tar differs"
+run "$H2K" raw rawpack.tar.xz -o tout
+expect_rc 0 "raw in tar.xz"
+qemu-img compare -q src.raw tout/rawpack/rawpack.qcow2 || fail "raw in tar.xz differs"
+[ -z "$(find "$HOME/.cache/hyper2kvm/conversions" -type f -name '*.img' 2>/dev/null)" ] || fail "unpacked disk left behind"
+pass "vhd in .tar (in place) and raw in .tar.xz (unpacked, then cleaned up)"
