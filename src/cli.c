@@ -5,6 +5,9 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "job/job.h"
+
+#include <unistd.h>
 
 const h2k_command h2k_commands[] = {
     {"local", "[DISK]",
@@ -189,7 +192,12 @@ int h2k_cli_parse(h2k_config *cfg, int argc, char **argv, const char **command,
         *command = h2k_command_find(arg)->name;
       else if (!*command && !cfg->n_positional && !strcmp(arg, "help"))
         *want_help = true;
-      else if (!*command && !cfg->n_positional && !*want_help) {
+      else if (!*command && !cfg->n_positional && !*want_help &&
+               h2k_command_for_file(arg) && access(arg, F_OK) == 0) {
+        /* "hyper2kvm web.ova": the file's type names the command. */
+        *command = h2k_command_for_file(arg);
+        rc = add_positional(cfg, arg);
+      } else if (!*command && !cfg->n_positional && !*want_help) {
         const char *names[32];
         for (size_t c = 0; c < h2k_n_commands; c++)
           names[c] = h2k_commands[c].name;

@@ -42,6 +42,19 @@ static enum h2k_opt_id input_option(const char *command) {
   return H2K_OPT_COUNT_;
 }
 
+const char *h2k_command_for_file(const char *path) {
+  static const struct {
+    const char *ext, *cmd;
+  } map[] = {{".vmdk", "local"},   {".ova", "ova"},     {".ovf", "ovf"},
+             {".vmx", "vmx"},      {".vhd", "vhd"},     {".vhdx", "vhd"},
+             {".raw", "raw"},      {".img", "raw"},     {".ami", "ami"},
+             {".qcow2", "local"}};
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+    if (h2k_str_ends_with_ci(path, map[i].ext))
+      return map[i].cmd;
+  return NULL;
+}
+
 /* VM names become directory names: keep them tame. */
 char *h2k_safe_name(const char *name) {
   char *s = strdup(name);

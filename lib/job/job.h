@@ -139,6 +139,11 @@ int h2k_stage_fix(h2k_job *job, h2k_error *err);
 int h2k_stage_convert(h2k_job *job, h2k_error *err);
 int h2k_stage_validate(h2k_job *job, h2k_error *err);
 
+/* The command for an input file by its extension (seed 002's daemon
+ * table: .vmdk local, .ova ova, .ovf ovf, .vhd/.vhdx vhd, .raw/.img raw,
+ * .ami ami; also .vmx and .qcow2), or NULL. */
+const char *h2k_command_for_file(const char *path);
+
 /* A VM name made safe to use as a file name (malloc'ed). */
 char *h2k_safe_name(const char *name);
 

@@ -167,6 +167,9 @@ int h2k_metadata_write(h2k_job *job, h2k_error *err) {
   for (size_t i = 0; i < job->n_inputs; i++)
     json_object_array_add(files, json_object_new_string(job->input_files[i]));
   json_object_object_add(src, "files", files);
+  if (job->vm->manifest)
+    json_object_object_add(src, "manifest",
+                           json_object_new_string(job->vm->manifest));
   json_object_object_add(root, "source", src);
   json_object_object_add(root, "vm", vm_json(job->vm));
   json_object *disks = json_object_new_array();

@@ -357,6 +357,10 @@ static int plan_boot_order(plan *p, h2k_error *err) {
 }
 
 static int check_disks(const h2k_domain_opts *o, h2k_error *err) {
+  if (o->n_disks && !o->disks) {
+    h2k_err_set(err, H2K_E_FAIL, "%zu disks announced, none given", o->n_disks);
+    return -1;
+  }
   for (size_t i = 0; i < o->n_disks; i++) {
     const h2k_domain_disk *d = &o->disks[i];
     if (!d->path || d->path[0] != '/') {
@@ -403,6 +407,13 @@ static const char *map_split(const char *entry) {
 }
 
 static int check_networks(const h2k_domain_opts *o, h2k_error *err) {
+  if (o->n_network_map && !o->network_map) {
+    h2k_err_set(err, H2K_E_FAIL,
+                "%zu network map entries announced, none "
+                "given",
+                o->n_network_map);
+    return -1;
+  }
   for (size_t i = 0; i < o->n_network_map; i++) {
     const char *e = o->network_map[i];
     const char *colon = e ? map_split(e) : NULL;

@@ -539,8 +539,8 @@ static int accept_member(h2k_tar *t, const unsigned char *h, uint64_t hdr,
   }
   if (h2k_tar_normalise_name(name, &why) < 0) {
     free(name);
-    if (is_dir && !strcmp(why, "is empty"))
-      return 0; /* the "./" entry */
+    if (is_dir && !strcmp(why, "is empty")) /* the "./" entry */
+      return src_skip(t, size + (BLOCK - size % BLOCK) % BLOCK, "\"./\"", err);
     return refuse(t, shown, hdr, why, err);
   }
   uint64_t data = t->pos;
@@ -624,14 +624,12 @@ int h2k_tar_next(h2k_tar *t, h2k_tar_member *m, h2k_error *err) {
     size_t got;
     if (src_read(t, h, BLOCK, &got, err) < 0)
       return -1;
+    if (got > 0 && got < BLOCK)
+      return truncated(t, "a tar header", BLOCK - got, err);
     if (got == 0 || all_zero(h)) {
-      if (got > 0 && got < BLOCK)
-        return truncated(t, "a tar header", BLOCK - got, err);
       t->ended = true; /* end marker, or end of data without one */
       return 0;
     }
-    if (got < BLOCK)
-      return truncated(t, "a tar header", BLOCK - got, err);
     int rc = handle_header(t, h, m, err);
     if (rc != 0)
       return rc;

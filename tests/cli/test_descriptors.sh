@@ -134,6 +134,9 @@ done
 conv="$HOME/.cache/hyper2kvm/conversions"
 [ -z "$(find "$conv" -name '*.vmdk' 2>/dev/null)" ] || fail "ova disks were extracted"
 virt-xml-validate ovaout/ovfweb/domain.xml domain >/dev/null || fail "ova domain.xml"
+python3 "$(dirname "$0")/validate_metadata.py" "$(dirname "$0")/../../docs/metadata.schema.json" ovaout/ovfweb/metadata.json >/dev/null ||
+  fail "ova metadata schema"
+python3 -c "import json;m=json.load(open('ovaout/ovfweb/metadata.json'));assert m['source']['manifest']=='verified',m['source']"
 pass "ova: disks read in place from the tar, manifest verified, nothing extracted"
 
 run "$H2K" ova tampered.ova -o tout

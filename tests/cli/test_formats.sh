@@ -53,3 +53,11 @@ expect_rc 0 "raw in tar.xz"
 qemu-img compare -q src.raw tout/rawpack/rawpack.qcow2 || fail "raw in tar.xz differs"
 [ -z "$(find "$HOME/.cache/hyper2kvm/conversions" -type f -name '*.img' 2>/dev/null)" ] || fail "unpacked disk left behind"
 pass "vhd in .tar (in place) and raw in .tar.xz (unpacked, then cleaned up)"
+
+# A file whose type names the command needs no command.
+run "$H2K" dyn.vhdx -o implicit
+expect_rc 0 "implicit command"
+qemu-img compare -q src.raw implicit/dyn/dyn.qcow2 || fail "implicit vhd"
+run "$H2K" nosuch.vmdk
+expect_rc 2 "missing file is not a command"
+pass "hyper2kvm FILE infers the command from the extension"
