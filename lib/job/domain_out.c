@@ -36,20 +36,17 @@ int h2k_job_write_domain(h2k_job *job, h2k_error *err) {
   if (!h2k_cfg_bool(job->cfg, H2K_OPT_EMIT_DOMAIN_XML) &&
       !h2k_cfg_bool(job->cfg, H2K_OPT_LIBVIRT_IMPORT))
     return 0;
-  h2k_domain_disk *disks = calloc(job->n_disks ? job->n_disks : 1,
-                                  sizeof *disks);
+  h2k_domain_disk *disks =
+      calloc(job->n_disks ? job->n_disks : 1, sizeof *disks);
   if (!disks) {
     h2k_err_set(err, H2K_E_FAIL, "out of memory");
     return -1;
   }
   h2k_domain_opts o;
   fill_domain_opts(job, disks, &o);
-  /* The VM model names the domain: use the job's (directory-safe) name so
-   * domain and output directory agree. */
-  char *saved = job->vm->name;
-  job->vm->name = job->vm_name;
+  /* Name the domain like the output directory (the job's safe name). */
+  o.name = job->vm_name;
   char *xml = h2k_domain_xml(job->vm, &o, err);
-  job->vm->name = saved;
   free(disks);
   if (!xml)
     return -1;

@@ -16,15 +16,15 @@ typedef struct h2k_domain_disk {
 typedef struct h2k_domain_opts {
   const h2k_domain_disk *disks; /* one per vm->disks[i], same order */
   size_t n_disks;
-  const char *disk_bus;         /* "virtio" (default), "sata", "scsi" */
-  const char *network;          /* default libvirt network ("default") */
-  const char *bridge;           /* if set, NICs join this bridge */
+  const char *disk_bus;           /* "virtio" (default), "sata", "scsi" */
+  const char *network;            /* default libvirt network ("default") */
+  const char *bridge;             /* if set, NICs join this bridge */
   const char *const *network_map; /* "Src Net:dst" or "Src Net:bridge=br0" */
   size_t n_network_map;
-  uint64_t memory_mb_default;   /* when the source says nothing (2048) */
-  int vcpus_default;            /* when the source says nothing (2) */
-  bool uefi_default;            /* when the source says nothing */
-  const char *name;             /* domain name; NULL: the VM's name */
+  uint64_t memory_mb_default; /* when the source says nothing (2048) */
+  int vcpus_default;          /* when the source says nothing (2) */
+  bool uefi_default;          /* when the source says nothing */
+  const char *name;           /* domain name; NULL: the VM's name */
 } h2k_domain_opts;
 
 /* The domain XML (malloc'ed, UTF-8), valid for virt-xml-validate. */

@@ -63,6 +63,7 @@ void h2k_vm_free(h2k_vm *vm) {
   free(vm->guest_os);
   free(vm->annotation);
   free(vm->source_path);
+  free(vm->manifest);
   free(vm->boot_order_hint);
   free(vm->product);
   free(vm->product_vendor);

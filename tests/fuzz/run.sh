@@ -14,7 +14,7 @@ fi
 ninja -C "$B" > "$B/ninja.log" 2>&1 || { cat "$B/ninja.log" >&2; exit 1; }
 S="$B/fuzz-seeds"
 rm -rf "$S"
-mkdir -p "$S"/{qcow2,vmdk,vpc,vhdx,config}
+mkdir -p "$S"/{qcow2,vmdk,vpc,vhdx,config,tar}
 raw="$S/seed.raw"
 qemu-img create -q -f raw "$raw" 2M
 qemu-io -f raw -c 'write -P 0x5a 0 64k' -c 'write -P 0x33 1M 8k' "$raw" >/dev/null
@@ -30,9 +30,14 @@ qemu-img convert -q -f raw -O vpc -o subformat=dynamic "$raw" "$S/vpc/dynamic.vh
 qemu-img convert -q -f raw -O vpc -o subformat=fixed "$raw" "$S/vpc/fixed.vhd"
 qemu-img convert -q -f raw -O vhdx -o subformat=dynamic,block_size=1M "$raw" "$S/vhdx/dynamic.vhdx"
 cp examples/*.yaml "$S/config/"
+printf '<?xml version="1.0"?><Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"/>\n' > "$S/x.ovf"
+tar -cf "$S/tar/min.ova" -C "$S" x.ovf
+cp "$S/vmdk/streamOptimized.vmdk" "$S/d.vmdk"
+tar -cf "$S/tar/disk.tar" -C "$S" d.vmdk
+rm -f "$S/x.ovf" "$S/d.vmdk"
 rm -f "$raw"
 status=0
-for h in qcow2 vmdk vpc vhdx config; do
+for h in qcow2 vmdk vpc vhdx config tar; do
   exe="$B/tests/fuzz/fuzz_$h"
   corpus="$B/fuzz-corpus/$h"
   mkdir -p "$corpus"
