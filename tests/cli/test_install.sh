@@ -27,6 +27,10 @@ int main(void) { printf("%s\n", h2k_version()); return 0; }
 C
 export PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_SYSROOT_DIR="$T/root"
-cc app.c -o app $(pkg-config --cflags --libs libhyper2kvm) || fail "cannot build against the installed library"
+# A sanitizer build installs an instrumented library: link the app alike.
+san=$(meson introspect "$BUILD" --buildoptions | python3 -c 'import json,sys;print([o["value"] for o in json.load(sys.stdin) if o["name"]=="b_sanitize"][0])')
+sanflags=()
+[ "$san" = none ] || sanflags=(-fsanitize="$san")
+cc "${sanflags[@]}" app.c -o app $(pkg-config --cflags --libs libhyper2kvm) || fail "cannot build against the installed library"
 LD_LIBRARY_PATH=$(dirname "$(find "$R" -name 'libhyper2kvm.so' | head -1)") ./app | grep -q '^0\.' || fail "app"
 pass "install: tool, alias, man page, library, header, pkg-config"
