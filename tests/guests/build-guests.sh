@@ -308,7 +308,9 @@ EOF
   local grubcfg=/boot/grub/grub.cfg
   sed -i "/^umount-all/i -cat $grubcfg" "$gf"
   log "$name: guestfish (partition, mkfs, tar-in, grub-install, update-grub)"
-  guestfish --no-progress-bars -f "$gf" >"$SCRATCH/$name.guestfish.log" 2>&1 ||
+  # the appliance is a qemu: share boot-check.sh's lock, one qemu at a time
+  flock "${H2K_QEMU_LOCK:-/var/tmp/hyper2kvm-qemu.lock}" \
+    guestfish --no-progress-bars -f "$gf" >"$SCRATCH/$name.guestfish.log" 2>&1 ||
     { tail -40 "$SCRATCH/$name.guestfish.log" >&2; die "$name: guestfish failed"; }
   rm -f "$SCRATCH/$name.tar"
   local want
