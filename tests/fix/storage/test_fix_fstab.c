@@ -318,8 +318,8 @@ static void test_dev_is_unstable(void **state) {
       "/dev/cciss/c1d0p5",
       "\"/dev/sda1\"",
       "/dev/disk/by-path/pci-0000:00:10.0-scsi-0:0:0:0",
-      "/dev/disk/by-id/ata-VMware_Virtual_IDE_Hard_Drive_00000000000000000001"
-      "-part1",
+      ("/dev/disk/by-id/ata-VMware_Virtual_IDE_Hard_Drive_00000000000000000001"
+       "-part1"),
   };
   const char *stable[] = {
       "UUID=" UUID_SDA1,
