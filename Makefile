@@ -6,7 +6,7 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 MESON_TEST  = meson test --print-errorlogs --num-processes 2
 
-.PHONY: all deps build check check-unit check-asan check-fuzz demo install man format clean
+.PHONY: all deps build check check-unit check-asan check-fuzz check-guests demo install man format clean
 
 all: build
 
@@ -38,10 +38,16 @@ check-fuzz:
 # Every test: the normal build, the sanitizer build, and short fuzz runs.
 check: deps
 	$(MAKE) build
-	$(MESON_TEST) -C $(BUILD) ; echo $$? > $(BUILD)/.check-rc
+	$(MESON_TEST) -C $(BUILD) --no-suite guest ; echo $$? > $(BUILD)/.check-rc
 	$(MAKE) check-asan ; echo $$? > $(BUILD)/.asan-rc
 	$(MAKE) check-fuzz ; echo $$? > $(BUILD)/.fuzz-rc
 	./scripts/test-summary.sh $(BUILD) $(ASAN_BUILD)
+
+# End-to-end guests (slow the first time: builds two Debian 12 guests, then
+# boots them under TCG). Not part of `make check` yet.
+check-guests: build
+	./scripts/install-deps.sh --guests
+	H2K_REQUIRE_GUESTS=1 $(MESON_TEST) -C $(BUILD) --suite guest
 
 demo: deps build
 	./scripts/demo.sh $(BUILD)

@@ -1,6 +1,12 @@
 #!/bin/sh
 # Install the Debian 12 packages hyper2kvm needs to build and test.
 # Idempotent: only missing packages are installed. Needs root (or sudo).
+#   install-deps.sh            build + test packages (make check, make demo)
+#   install-deps.sh --guests   also what the end-to-end guests need
+#                              (make check-guests): mmdebstrap builds the guest
+#                              trees, libguestfs-tools (with a host kernel in
+#                              /boot for its appliance) partitions and installs
+#                              grub in them, qemu-system-x86 boots them.
 set -eu
 
 BUILD_PKGS="gcc clang meson ninja-build pkg-config make clang-format
@@ -9,8 +15,13 @@ BUILD_PKGS="gcc clang meson ninja-build pkg-config make clang-format
 TEST_PKGS="qemu-utils python3 fdisk libvirt-clients python3-jsonschema time"
 # libFuzzer runtime for tests/fuzz (clang -fsanitize=fuzzer)
 FUZZ_PKGS="libclang-rt-14-dev"
+GUEST_PKGS="mmdebstrap libguestfs-tools linux-image-amd64 qemu-system-x86
+  ovmf seabios ipxe-qemu debian-archive-keyring e2fsprogs tar coreutils"
 
 want="$BUILD_PKGS $TEST_PKGS $FUZZ_PKGS"
+if [ "${1:-}" = "--guests" ]; then
+  want="$want $GUEST_PKGS"
+fi
 missing=""
 for p in $want; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
