@@ -223,11 +223,8 @@ int h2k_cli_parse(h2k_config *cfg, int argc, char **argv, const char **command,
 
 /* The input option a conversion command's positional argument sets. */
 static const h2k_option_def *input_option_of(const char *command) {
-  const char *key = !strcmp(command, "local") || !strcmp(command, "inspect")
-                        ? "vmdk"
-                        : command;
-  const h2k_option_def *o = h2k_option_by_key(key);
-  return o && (o->flags & OPT_INPUT) ? o : NULL;
+  enum h2k_opt_id id = h2k_input_option(command);
+  return id == H2K_OPT_COUNT_ ? NULL : &h2k_options[id];
 }
 
 int h2k_cli_finish(h2k_config *cfg, const h2k_command *cmd, h2k_error *err) {

@@ -12,6 +12,7 @@
 #include "image/convert.h"
 #include "image/imginfo.h"
 #include "job/events.h"
+#include "job/job.h"
 
 static atomic_bool g_cancel;
 
@@ -21,17 +22,7 @@ static void on_progress(uint64_t done, uint64_t total, void *opaque) {
 }
 
 static void convert_opts_from(const h2k_config *cfg, h2k_convert_opts *o) {
-  memset(o, 0, sizeof *o);
-  o->out_format = strcmp(h2k_cfg_str(cfg, H2K_OPT_OUT_FORMAT), "raw") == 0
-                      ? H2K_OUT_RAW
-                      : H2K_OUT_QCOW2;
-  if (h2k_cfg_bool(cfg, H2K_OPT_COMPRESS))
-    o->compress = strcmp(h2k_cfg_str(cfg, H2K_OPT_COMPRESS_TYPE), "zstd") == 0
-                      ? H2K_COMPRESS_ZSTD
-                      : H2K_COMPRESS_ZLIB;
-  o->compress_level = (int)h2k_cfg_int(cfg, H2K_OPT_COMPRESS_LEVEL);
-  o->threads = (int)h2k_cfg_int(cfg, H2K_OPT_WORKERS);
-  o->want_sha256 = h2k_cfg_bool(cfg, H2K_OPT_CHECKSUM);
+  h2k_convert_opts_from_config(cfg, (int)h2k_cfg_int(cfg, H2K_OPT_WORKERS), o);
   o->progress = on_progress;
   o->cancel = &g_cancel;
 }

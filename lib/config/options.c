@@ -72,3 +72,8 @@ const char *h2k_option_key_alias(const char *key) {
       return aliases[i][1];
   return NULL;
 }
+
+bool h2k_option_shapes_output(const h2k_option_def *o) {
+  return o->group == G_INPUT || o->group == G_CONVERT || o->group == G_FIX ||
+         o->group == G_OUTPUT || o->id == H2K_OPT_VM_NAME;
+}

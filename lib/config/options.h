@@ -72,6 +72,10 @@ const char *h2k_option_env_name(const h2k_option_def *o, char *buf, size_t cap);
 const char *h2k_option_group_title(enum h2k_opt_group g);
 const char *h2k_option_type_name(enum h2k_opt_type t);
 
+/* Does the option change what a job produces? (inputs, conversion, fixes,
+ * outputs, the VM name.) Checkpoints compare these on --resume. */
+bool h2k_option_shapes_output(const h2k_option_def *o);
+
 /* Key aliases accepted in YAML: "command" → "cmd". NULL if none. */
 const char *h2k_option_key_alias(const char *key);
 

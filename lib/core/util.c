@@ -249,6 +249,15 @@ char *h2k_path_join(const char *a, const char *b) {
   return h2k_strdup_printf("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
 }
 
+char *h2k_path_dirname(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash)
+    return strdup(".");
+  if (slash == path)
+    return strdup("/");
+  return strndup(path, (size_t)(slash - path));
+}
+
 char *h2k_path_absolute(const char *path) {
   if (path[0] == '/')
     return strdup(path);

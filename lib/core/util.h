@@ -51,6 +51,8 @@ const char *h2k_format_bytes(uint64_t n, char *buf, size_t cap);
 /* Expand a leading "~" or "~/" using $HOME. Returns malloc'ed string. */
 char *h2k_expand_home(const char *path);
 char *h2k_path_join(const char *a, const char *b);
+/* The directory part of `path` ("." when none, "/" for the root). */
+char *h2k_path_dirname(const char *path);
 /* malloc'ed absolute path of `path` (not resolving symlinks). */
 char *h2k_path_absolute(const char *path);
 /* The base name without directory and without the last extension. */

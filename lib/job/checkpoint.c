@@ -46,10 +46,7 @@ static json_object *options_json(const h2k_config *cfg) {
   json_object *o = json_object_new_object();
   for (size_t i = 0; i < H2K_OPT_COUNT_; i++) {
     const h2k_option_def *d = &h2k_options[i];
-    bool shapes = d->group == G_INPUT || d->group == G_CONVERT ||
-                  d->group == G_FIX || d->group == G_OUTPUT ||
-                  d->id == H2K_OPT_VM_NAME;
-    if (!shapes || (d->flags & OPT_SECRET))
+    if (!h2k_option_shapes_output(d) || (d->flags & OPT_SECRET))
       continue;
     const char *v = cfg->v[i].text;
     json_object_object_add(o, d->key, v ? json_object_new_string(v) : NULL);

@@ -27,8 +27,7 @@ const char *h2k_stage_status_name(enum h2k_stage_status st) {
   return names[st];
 }
 
-/* The option holding the input of each conversion command. */
-static enum h2k_opt_id input_option(const char *command) {
+enum h2k_opt_id h2k_input_option(const char *command) {
   static const struct {
     const char *cmd;
     enum h2k_opt_id opt;
@@ -45,9 +44,9 @@ static enum h2k_opt_id input_option(const char *command) {
 const char *h2k_command_for_file(const char *path) {
   static const struct {
     const char *ext, *cmd;
-  } map[] = {{".vmdk", "local"},   {".ova", "ova"},     {".ovf", "ovf"},
-             {".vmx", "vmx"},      {".vhd", "vhd"},     {".vhdx", "vhd"},
-             {".raw", "raw"},      {".img", "raw"},     {".ami", "ami"},
+  } map[] = {{".vmdk", "local"}, {".ova", "ova"}, {".ovf", "ovf"},
+             {".vmx", "vmx"},    {".vhd", "vhd"}, {".vhdx", "vhd"},
+             {".raw", "raw"},    {".img", "raw"}, {".ami", "ami"},
              {".qcow2", "local"}};
   for (size_t i = 0; i < sizeof map / sizeof *map; i++)
     if (h2k_str_ends_with_ci(path, map[i].ext))
@@ -80,9 +79,7 @@ static void compute_keys(h2k_job *job) {
   h2k_buf_free(&b);
   for (size_t i = 0; i < H2K_OPT_COUNT_; i++) {
     const h2k_option_def *d = &h2k_options[i];
-    bool shapes = d->group == G_INPUT || d->group == G_CONVERT ||
-                  d->group == G_FIX || d->group == G_OUTPUT;
-    if (shapes && job->cfg->v[i].text)
+    if (h2k_option_shapes_output(d) && job->cfg->v[i].text)
       h2k_buf_printf(&b, "%s=%s\n", d->key, job->cfg->v[i].text);
   }
   h2k_sha256_hex(b.data ? b.data : "", b.len, job->options_hash);
@@ -90,7 +87,7 @@ static void compute_keys(h2k_job *job) {
 }
 
 h2k_job *h2k_job_new(h2k_config *cfg, const char *command, h2k_error *err) {
-  enum h2k_opt_id in_opt = input_option(command);
+  enum h2k_opt_id in_opt = h2k_input_option(command);
   if (in_opt == H2K_OPT_COUNT_) {
     h2k_err_set(err, H2K_E_USAGE, "'%s' is not a conversion command", command);
     return NULL;
@@ -368,4 +365,19 @@ int h2k_job_check_space(h2k_job *job, h2k_error *err) {
   h2k_debug("free-space check passed (need about %s)",
             h2k_format_bytes(out_need + conv_need, n, sizeof n));
   return 0;
+}
+
+void h2k_convert_opts_from_config(const h2k_config *cfg, int threads,
+                                  h2k_convert_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->out_format = strcmp(h2k_cfg_str(cfg, H2K_OPT_OUT_FORMAT), "raw") == 0
+                      ? H2K_OUT_RAW
+                      : H2K_OUT_QCOW2;
+  if (h2k_cfg_bool(cfg, H2K_OPT_COMPRESS))
+    o->compress = strcmp(h2k_cfg_str(cfg, H2K_OPT_COMPRESS_TYPE), "zstd") == 0
+                      ? H2K_COMPRESS_ZSTD
+                      : H2K_COMPRESS_ZLIB;
+  o->compress_level = (int)h2k_cfg_int(cfg, H2K_OPT_COMPRESS_LEVEL);
+  o->threads = threads;
+  o->want_sha256 = h2k_cfg_bool(cfg, H2K_OPT_CHECKSUM);
 }

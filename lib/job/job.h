@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "image/convert.h"
 #include "image/image.h"
 #include "vm/vm.h"
 
@@ -101,6 +102,15 @@ typedef struct h2k_job {
 
 const char *h2k_stage_name(enum h2k_stage_id id);
 const char *h2k_stage_status_name(enum h2k_stage_status st);
+
+/* The option that holds the input of a conversion command ("local" ->
+ * vmdk, "ova" -> ova, ...), or H2K_OPT_COUNT_. */
+enum h2k_opt_id h2k_input_option(const char *command);
+
+/* Output format, compression, level and checksum from the configuration
+ * (threads: 0 = one per CPU). Compression only applies to qcow2. */
+void h2k_convert_opts_from_config(const h2k_config *cfg, int threads,
+                                  h2k_convert_opts *o);
 
 h2k_job *h2k_job_new(h2k_config *cfg, const char *command, h2k_error *err);
 void h2k_job_free(h2k_job *job);

@@ -25,21 +25,12 @@ static void on_progress(uint64_t done, uint64_t total, void *opaque) {
 }
 
 static void fill_opts(const h2k_job *job, h2k_convert_opts *o) {
-  memset(o, 0, sizeof *o);
-  const h2k_config *cfg = job->cfg;
-  o->out_format = strcmp(h2k_cfg_str(cfg, H2K_OPT_OUT_FORMAT), "raw") == 0
-                      ? H2K_OUT_RAW
-                      : H2K_OUT_QCOW2;
-  if (h2k_cfg_bool(cfg, H2K_OPT_COMPRESS) && o->out_format == H2K_OUT_QCOW2)
-    o->compress = strcmp(h2k_cfg_str(cfg, H2K_OPT_COMPRESS_TYPE), "zstd") == 0
-                      ? H2K_COMPRESS_ZSTD
-                      : H2K_COMPRESS_ZLIB;
-  o->compress_level = (int)h2k_cfg_int(cfg, H2K_OPT_COMPRESS_LEVEL);
   size_t parallel_disks =
-      h2k_cfg_bool(cfg, H2K_OPT_PARALLEL_PROCESSING) ? job->n_disks : 1;
+      h2k_cfg_bool(job->cfg, H2K_OPT_PARALLEL_PROCESSING) ? job->n_disks : 1;
   int threads = job->workers / (int)(parallel_disks ? parallel_disks : 1);
-  o->threads = threads > 0 ? threads : 1;
-  o->want_sha256 = h2k_cfg_bool(cfg, H2K_OPT_CHECKSUM);
+  h2k_convert_opts_from_config(job->cfg, threads > 0 ? threads : 1, o);
+  if (o->out_format == H2K_OUT_RAW) /* raw has no compression */
+    o->compress = H2K_COMPRESS_NONE;
 }
 
 /* A partial output from an interrupted run that the checkpoint vouches for:

@@ -184,7 +184,7 @@ static int pick_one(ova *o, const char *ext, const char *stem,
 static int read_member(ova *o, const ova_member *m, uint64_t max, char **text,
                        size_t *len, h2k_error *err) {
   if (o->fd < 0) {
-    char *p = h2k_vm_path_join(o->path, m->name);
+    char *p = h2k_path_join(o->path, m->name);
     int rc = p ? h2k_vm_read_descriptor(p, (size_t)max, text, len, err)
                : oom(o, err);
     free(p);
@@ -429,7 +429,7 @@ static int verify_entry(ova *o, const char *mf, const mf_entry *e,
     free(name);
     return -1;
   }
-  char *path = h2k_vm_path_join(o->ovf_dir, name);
+  char *path = h2k_path_join(o->ovf_dir, name);
   free(name);
   h2k_range r;
   char actual[129];

@@ -5,6 +5,7 @@
  * of the various exporters all read the same way. Only the root element's
  * namespace is checked.
  */
+#include "core/util.h"
 #include "vm/ovf.h"
 
 #include <ctype.h>
@@ -282,7 +283,7 @@ static int fill_chunks(ovf_ctx *ctx, xmlNodePtr file, h2k_vm_disk *d) {
   for (size_t i = 0; i < (size_t)n; i++) {
     char name[4096];
     snprintf(name, sizeof name, "%s.%09zu", d->ovf_href, i);
-    d->chunks[i] = h2k_vm_path_join(ctx->dir, name);
+    d->chunks[i] = h2k_path_join(ctx->dir, name);
     if (!d->chunks[i])
       return out_of_memory(ctx);
     d->n_chunks = i + 1;
@@ -299,7 +300,7 @@ static int fill_from_file(ovf_ctx *ctx, xmlNodePtr file, h2k_vm_disk *d) {
                    d->ovf_file_id ? d->ovf_file_id : "?");
   if (check_href(ctx, file, d->ovf_href) < 0)
     return -1;
-  d->path = h2k_vm_path_join(ctx->dir, d->ovf_href);
+  d->path = h2k_path_join(ctx->dir, d->ovf_href);
   if (!d->path)
     return out_of_memory(ctx);
   char *size = attr(ctx, file, "size");
@@ -631,7 +632,7 @@ static int add_cdrom(ovf_ctx *ctx, xmlNodePtr item) {
   if (file) {
     char *href = attr(ctx, file, "href");
     if (href && check_href(ctx, file, href) == 0)
-      cd->path = h2k_vm_path_join(ctx->dir, href);
+      cd->path = h2k_path_join(ctx->dir, href);
     else
       rc = href ? -1 : fail_at(ctx, file, "File has no ovf:href");
     free(href);
@@ -1016,7 +1017,7 @@ h2k_vm *h2k_ovf_parse_file(const char *path, const char *vm_name_or_null,
   size_t len = 0;
   if (h2k_vm_read_descriptor(path, H2K_VM_DESCRIPTOR_MAX, &text, &len, err) < 0)
     return NULL;
-  char *dir = h2k_vm_dirname(path);
+  char *dir = h2k_path_dirname(path);
   h2k_vm *vm = NULL;
   if (dir)
     vm = h2k_ovf_parse_buffer(text, len, dir, vm_name_or_null, path, err);

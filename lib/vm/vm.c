@@ -2,6 +2,7 @@
  * few helpers shared by the VMX and OVF readers. */
 #include "vm/vm.h"
 
+#include "core/fsutil.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -140,92 +141,24 @@ int h2k_vm_add_warning(h2k_vm *vm, const char *fmt, ...) {
   return rc;
 }
 
-static int read_all(int fd, char *buf, size_t want, size_t *got) {
-  size_t done = 0;
-  while (done < want) {
-    ssize_t n = read(fd, buf + done, want - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    if (n == 0)
-      break;
-    done += (size_t)n;
-  }
-  *got = done;
-  return 0;
-}
-
 int h2k_vm_read_descriptor(const char *path, size_t max_bytes, char **text,
                            size_t *len, h2k_error *err) {
   *text = NULL;
   *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    h2k_err_errno(err, H2K_E_INPUT, errno, "cannot open %s", path);
-    return -1;
-  }
   struct stat st;
-  if (fstat(fd, &st) < 0) {
-    h2k_err_errno(err, H2K_E_INPUT, errno, "cannot stat %s", path);
-    close(fd);
+  if (stat(path, &st) < 0) {
+    h2k_err_errno(err, H2K_E_INPUT, errno, "cannot open %s", path);
     return -1;
   }
   if (!S_ISREG(st.st_mode)) {
     h2k_err_set(err, H2K_E_INPUT, "%s is not a regular file", path);
-    close(fd);
     return -1;
   }
-  if ((uint64_t)st.st_size > max_bytes) {
-    h2k_err_set(err, H2K_E_INPUT,
-                "%s is too large for a descriptor (%llu bytes, limit %zu)",
-                path, (unsigned long long)st.st_size, max_bytes);
-    close(fd);
+  *text = h2k_read_file(path, max_bytes, len, err);
+  if (!*text) {
+    h2k_err_wrap(err, "cannot read descriptor %s", path);
+    err->code = H2K_E_INPUT;
     return -1;
   }
-  /* Read one byte more than allowed to notice a file that grew. */
-  char *buf = malloc(max_bytes + 2);
-  size_t got = 0;
-  if (!buf) {
-    h2k_err_set(err, H2K_E_FAIL, "out of memory reading %s", path);
-    close(fd);
-    return -1;
-  }
-  if (read_all(fd, buf, max_bytes + 1, &got) < 0) {
-    h2k_err_errno(err, H2K_E_INPUT, errno, "cannot read %s", path);
-    free(buf);
-    close(fd);
-    return -1;
-  }
-  close(fd);
-  if (got > max_bytes) {
-    h2k_err_set(err, H2K_E_INPUT, "%s is too large for a descriptor", path);
-    free(buf);
-    return -1;
-  }
-  buf[got] = '\0';
-  char *shrunk = realloc(buf, got + 1);
-  *text = shrunk ? shrunk : buf;
-  *len = got;
   return 0;
-}
-
-char *h2k_vm_path_join(const char *dir, const char *rel) {
-  char *out = NULL;
-  if (!dir || !*dir || rel[0] == '/')
-    return strdup(rel);
-  size_t dl = strlen(dir);
-  const char *sep = dir[dl - 1] == '/' ? "" : "/";
-  if (asprintf(&out, "%s%s%s", dir, sep, rel) < 0)
-    return NULL;
-  return out;
-}
-
-char *h2k_vm_dirname(const char *path) {
-  const char *slash = strrchr(path, '/');
-  if (!slash)
-    return strdup(".");
-  if (slash == path)
-    return strdup("/");
-  return strndup(path, (size_t)(slash - path));
 }

@@ -85,7 +85,7 @@ typedef struct h2k_vm {
   h2k_vm_cdrom *cdroms;
   size_t n_cdroms;
 
-  char *manifest;  /* OVA .mf result: "verified", "skipped", "absent" or NULL */
+  char *manifest; /* OVA .mf result: "verified", "skipped", "absent" or NULL */
   char *source_path;     /* descriptor read (or the name used in messages) */
   int hw_version;        /* VMX virtualHW.version / OVF vmx-NN, 0 unknown */
   char *boot_order_hint; /* VMX bios.bootOrder as written ("hdd,cdrom") */
@@ -128,9 +128,5 @@ int h2k_vm_add_warning(h2k_vm *vm, const char *fmt, ...)
  * missing, unreadable, not a regular file or too large. */
 int h2k_vm_read_descriptor(const char *path, size_t max_bytes, char **text,
                            size_t *len, h2k_error *err);
-/* "dir/rel" (rel when dir is NULL/empty or rel is absolute); malloc'd. */
-char *h2k_vm_path_join(const char *dir, const char *rel);
-/* The directory part of path ("." when none); malloc'd. */
-char *h2k_vm_dirname(const char *path);
 
 #endif

@@ -5,6 +5,7 @@
  * sorted by key so that lookups, duplicate detection and the pruning of
  * `X.present = "FALSE"` subtrees are all binary searches over one array.
  */
+#include "core/util.h"
 #include "vm/vmx.h"
 
 #include <ctype.h>
@@ -607,15 +608,15 @@ static bool is_windows_path(const char *p) {
 static char *resolve_file(vmx_doc *doc, const char *file, int line) {
   bool datastore = file[0] == '[' && strchr(file, ']');
   if (datastore || is_windows_path(file)) {
-    char *local = h2k_vm_path_join(doc->dir, foreign_basename(file));
+    char *local = h2k_path_join(doc->dir, foreign_basename(file));
     if (local)
       warn(doc, "line %d: \"%s\" is not a local path; using %s", line, file,
            local);
     return local;
   }
   if (file[0] != '/' || !doc->dir || path_exists(file))
-    return h2k_vm_path_join(doc->dir, file);
-  char *local = h2k_vm_path_join(doc->dir, foreign_basename(file));
+    return h2k_path_join(doc->dir, file);
+  char *local = h2k_path_join(doc->dir, foreign_basename(file));
   if (!local)
     return NULL;
   if (starts_with_ci(file, "/vmfs/volumes/") || path_exists(local)) {
@@ -1029,7 +1030,7 @@ h2k_vm *h2k_vmx_parse_file(const char *path, h2k_error *err) {
   size_t len = 0;
   if (h2k_vm_read_descriptor(path, H2K_VM_DESCRIPTOR_MAX, &text, &len, err) < 0)
     return NULL;
-  char *dir = h2k_vm_dirname(path);
+  char *dir = h2k_path_dirname(path);
   if (!dir) {
     free(text);
     set_oom(err, path);
