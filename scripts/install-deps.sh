@@ -11,7 +11,7 @@ set -eu
 
 BUILD_PKGS="gcc clang meson ninja-build pkg-config make clang-format
   libyaml-dev libjson-c-dev libssl-dev zlib1g-dev libzstd-dev libxml2-dev
-  libcmocka-dev liblzma-dev libvirt-dev"
+  libcmocka-dev liblzma-dev libvirt-dev libguestfs-dev"
 TEST_PKGS="qemu-utils python3 fdisk libvirt-clients python3-jsonschema time
   xz-utils"
 # libFuzzer runtime for tests/fuzz (clang -fsanitize=fuzzer)

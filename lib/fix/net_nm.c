@@ -132,7 +132,7 @@ static void drop_mac_pinning(nm *d, const h2k_net_ctx *ctx) {
 static void fix_ifname_line(nm *d, const h2k_net_map *m, size_t i,
                             const char *to, const char *why) {
   const char *l = d->t->line[i];
-  nm_kv kv;
+  nm_kv kv = {0};
   parse_kv(l, &kv);
   if (m->ctx->use_match_by_driver && !d->slave && d->ethernet)
     h2k_nt_delete(d->t, i, "%s: profile binds to any Ethernet device", why);

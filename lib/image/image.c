@@ -200,6 +200,37 @@ h2k_image *h2k_image_open(const char *path, const char *format,
   return img;
 }
 
+h2k_image *h2k_image_open_overlay(const char *path, h2k_image *base,
+                                  h2k_error *err) {
+  h2k_file *f = h2k_file_open(path, err);
+  if (!f)
+    return NULL;
+  h2k_image *img = calloc(1, sizeof *img);
+  if (!img) {
+    h2k_file_close(f);
+    h2k_err_errno(err, H2K_E_FAIL, ENOMEM, "IMAGE: opening '%s'", path);
+    return NULL;
+  }
+  img->drv = &h2k_driver_qcow2;
+  img->file = f; /* takes the reference */
+  if (img->drv->open(img, err) != 0) {
+    h2k_err_wrap(err, "IMAGE: cannot open overlay '%s'", path);
+    free_layer(img);
+    return NULL;
+  }
+  if (!img->backing_name || img->virtual_size != base->virtual_size) {
+    h2k_err_set(err, H2K_E_FAIL,
+                "IMAGE: '%s' is not an overlay of a %llu-byte disk", path,
+                (unsigned long long)base->virtual_size);
+    free_layer(img);
+    return NULL;
+  }
+  /* The stored backing name is only what the appliance used (an NBD
+   * socket); the base chain is already open. */
+  img->backing = base;
+  return img;
+}
+
 void h2k_image_close(h2k_image *img) {
   while (img) {
     h2k_image *next = img->backing;

@@ -101,6 +101,14 @@ extern const struct h2k_image_driver h2k_driver_vhdx;
 /* Open an image over an already opened file view (takes a reference). */
 h2k_image *h2k_image_open_file(h2k_file *f, const char *format, h2k_error *err);
 
+/* Open the qcow2 overlay at `path` on top of the already open `base` chain,
+ * whatever backing name the overlay stores (the FIX stage's overlay names
+ * the NBD socket the appliance read the base through). On success the
+ * overlay owns `base` (h2k_image_close closes both); on failure the caller
+ * still owns it. The sizes must match. */
+h2k_image *h2k_image_open_overlay(const char *path, h2k_image *base,
+                                  h2k_error *err);
+
 /* Resolved block status for the whole chain: DATA means some layer holds
  * bytes (read them with h2k_image_read), ZERO means the guest sees zeros
  * (explicit zero or unallocated at the bottom). */

@@ -43,6 +43,7 @@ typedef struct h2k_guest_kernel {
   bool virtio_blk; /* module file present or CONFIG_VIRTIO_BLK=y */
   bool virtio_net;
   bool virtio_builtin; /* virtio_blk built into the kernel */
+  bool initrd_virtio;  /* its initramfs already holds virtio_blk */
   bool is_default;     /* the kernel the bootloader starts */
 } h2k_guest_kernel;
 
@@ -66,6 +67,7 @@ typedef struct h2k_guest_identity {
   bool has_lvm, has_luks, has_md;
   bool fstab_unstable;   /* fstab names /dev/sdX, by-path, by-id specs */
   bool cmdline_unstable; /* root=/resume= on the kernel command line too */
+  bool device_map_stale; /* GRUB device.map pins a kernel disk name */
   bool vmware_tools;     /* open-vm-tools or vmware-tools installed */
   enum h2k_selinux selinux;
 } h2k_guest_identity;

@@ -1,4 +1,5 @@
 #include "job/job.h"
+#include "job/guest_work.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -142,6 +143,7 @@ h2k_job *h2k_job_new(h2k_config *cfg, const char *command, h2k_error *err) {
 void h2k_job_free(h2k_job *job) {
   if (!job)
     return;
+  h2k_guest_work_free(job); /* its NBD exports read the disks' images */
   for (size_t i = 0; i < job->n_disks; i++) {
     h2k_disk_job *d = &job->disks[i];
     if (d->image)
@@ -150,6 +152,7 @@ void h2k_job_free(h2k_job *job) {
     free(d->out_name);
     free(d->out_partial);
     free(d->out_final);
+    free(d->overlay);
   }
   free(job->disks);
   h2k_vm_free(job->vm);

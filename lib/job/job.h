@@ -11,6 +11,7 @@
 #include "core/hash.h"
 #include "image/convert.h"
 #include "image/image.h"
+#include "validate/validate.h"
 #include "vm/vm.h"
 
 enum h2k_stage_id {
@@ -55,6 +56,7 @@ typedef struct h2k_disk_job {
   uint64_t out_bytes;
   char sha256[65];
   double convert_s;
+  char *overlay; /* FIX's qcow2 overlay over `image`, or NULL */
 } h2k_disk_job;
 
 typedef struct h2k_artifact {
@@ -82,6 +84,7 @@ typedef struct h2k_job {
   char options_hash[65];
 
   bool dry_run, json, resume;
+  bool inspect_only; /* the inspect command: no plan print, no outputs */
   h2k_stage_result stages[H2K_STAGE_COUNT_];
   bool stage_done_before[H2K_STAGE_COUNT_]; /* from the checkpoint */
 
@@ -98,6 +101,8 @@ typedef struct h2k_job {
   double t_start;
   atomic_bool cancel;
   int workers;
+  struct h2k_guest_work *guest; /* INSPECT/PLAN/FIX state (job/guest_work.h) */
+  h2k_validate_result validation; /* VALIDATE verdict (lib/validate) */
 } h2k_job;
 
 const char *h2k_stage_name(enum h2k_stage_id id);

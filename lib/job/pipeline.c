@@ -189,6 +189,23 @@ static void finish_job_dir(h2k_job *job, bool ok) {
              strerror(errno));
 }
 
+/* Final names, domain.xml and metadata.json. */
+static int deliver_outputs(h2k_job *job, h2k_error *err) {
+  int rc = commit_outputs(job, err);
+  if (rc == 0)
+    rc = h2k_job_write_domain(job, err);
+  h2k_error e2 = {0};
+  if (rc == 0 && h2k_metadata_write(job, &e2) < 0)
+    h2k_job_warn(job, "%s", h2k_error_text(&e2));
+  return rc;
+}
+
+/* Did every stage succeed but VALIDATE, which failed its boot check? */
+static bool failed_only_validation(const h2k_job *job, const h2k_error *err) {
+  return err->code == H2K_E_VALIDATE &&
+         job->stages[H2K_STAGE_VALIDATE].status == H2K_ST_FAILED;
+}
+
 int h2k_job_run(h2k_job *job, h2k_error *err) {
   job->t_start = h2k_now_monotonic();
   h2k_event_job_start(job);
@@ -198,14 +215,16 @@ int h2k_job_run(h2k_job *job, h2k_error *err) {
   for (int s = 0; rc == 0 && s < H2K_STAGE_COUNT_; s++)
     rc = run_stage(job, &h2k_pipeline[s], err);
   if (rc == 0 && job->dry_run) {
-    h2k_report_print_plan(job);
+    if (!job->inspect_only)
+      h2k_report_print_plan(job);
   } else if (rc == 0) {
-    rc = commit_outputs(job, err);
-    if (rc == 0)
-      rc = h2k_job_write_domain(job, err);
-    h2k_error e2 = {0};
-    if (rc == 0 && h2k_metadata_write(job, &e2) < 0)
-      h2k_job_warn(job, "%s", h2k_error_text(&e2));
+    rc = deliver_outputs(job, err);
+  } else if (failed_only_validation(job, err)) {
+    /* the guest failed VALIDATE: deliver it anyway, so the user can look
+     * at it; the job keeps the validation error (exit status 7) */
+    h2k_error e = {0};
+    if (deliver_outputs(job, &e) < 0)
+      *err = e;
   }
   if (!job->dry_run && job->out_dir) {
     h2k_error e3 = {0};

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "job/events.h"
+#include "job/guest_work.h"
 #include "job/pipeline.h"
 
 static json_object *jstr_or_null(const char *s) {
@@ -89,6 +90,8 @@ static void write_markdown(const h2k_job *job, const h2k_error *failure,
         h2k_format_bytes(d->out_bytes, o, sizeof o),
         d->sha256[0] ? ", sha256 " : "", d->sha256);
   }
+  h2k_guest_markdown(job, md);
+  h2k_validate_markdown(&job->validation, md);
   size_t nw = job->n_warnings + job->cfg->n_warnings;
   if (nw) {
     h2k_buf_printf(md, "\n## Warnings\n\n");
@@ -117,6 +120,9 @@ int h2k_report_write(h2k_job *job, const h2k_error *failure, h2k_error *err) {
                          json_object_new_string(H2K_VERSION_STRING));
   json_object_object_add(root, "started", json_object_new_string(job->created));
   json_object_object_add(root, "stages", stages_json(job));
+  json_object_object_add(root, "guest", h2k_guest_json(job));
+  json_object_object_add(root, "validation",
+                         h2k_validate_json(&job->validation));
   json_object_object_add(root, "warnings", warnings_json(job));
   int rc = write_json(job->out_dir, "report.json", root, err);
   json_object_put(root);
@@ -199,11 +205,27 @@ int h2k_metadata_write(h2k_job *job, h2k_error *err) {
     json_object_array_add(disks, o);
   }
   json_object_object_add(root, "disks", disks);
+  json_object_object_add(root, "guest", h2k_guest_json(job));
   json_object_object_add(root, "stages", stages_json(job));
+  json_object_object_add(root, "validation",
+                         h2k_validate_json(&job->validation));
   json_object_object_add(root, "warnings", warnings_json(job));
   int rc = write_json(job->out_dir, "metadata.json", root, err);
   json_object_put(root);
   return rc;
+}
+
+static void print_guest_plan(const h2k_job *job, FILE *out) {
+  const h2k_guest_work *w = job->guest;
+  if (!w || !w->planned)
+    return;
+  fprintf(out, "  guest: %s\n",
+          w->id.product_name ? w->id.product_name : "unknown OS");
+  for (size_t i = 0; i < w->plan.n; i++)
+    fprintf(out, "  fix %zu: %s: %s\n", i + 1,
+            h2k_fix_op_name(w->plan.steps[i].op), w->plan.steps[i].reason);
+  for (size_t i = 0; i < w->plan.n_skipped; i++)
+    fprintf(out, "  not needed: %s\n", w->plan.skipped[i]);
 }
 
 void h2k_report_print_plan(const h2k_job *job) {
@@ -222,14 +244,14 @@ void h2k_report_print_plan(const h2k_job *job) {
             d->out_final);
   }
   fprintf(out, "  conversion directory: %s\n", job->conv_root);
+  print_guest_plan(job, out);
   for (int s = 0; s < H2K_STAGE_COUNT_; s++)
     fprintf(out, "  %-8s %s%s%s\n", h2k_stage_name(s),
             h2k_stage_status_name(job->stages[s].status),
             job->stages[s].message[0] ? ": " : "", job->stages[s].message);
   if (job->json) {
     json_object *o = json_object_new_object();
-    json_object *ops = json_object_new_array(); /* fix operations (none yet) */
-    json_object_object_add(o, "fix_operations", ops);
+    json_object_object_add(o, "guest", h2k_guest_json(job));
     json_object_object_add(o, "stages", stages_json(job));
 
     h2k_event_raw("plan", json_object_to_json_string(o));

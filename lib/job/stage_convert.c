@@ -60,7 +60,22 @@ static bool already_converted(h2k_job *job, h2k_disk_job *d) {
   return true;
 }
 
+/* After FIX the guest's disk is the overlay on top of the source chain. */
+static int use_overlay(h2k_disk_job *d, h2k_error *err) {
+  if (!d->overlay || !strcmp(h2k_image_path(d->image), d->overlay))
+    return 0;
+  h2k_image *top = h2k_image_open_overlay(d->overlay, d->image, err);
+  if (!top) {
+    h2k_err_wrap(err, "disk %zu: cannot read the fixed overlay", d->index);
+    return -1;
+  }
+  d->image = top;
+  return 0;
+}
+
 static int convert_disk(h2k_job *job, h2k_disk_job *d, h2k_error *err) {
+  if (use_overlay(d, err) < 0)
+    return -1;
   if (already_converted(job, d)) {
     h2k_info("disk %zu: already converted before the interruption (%s)",
              d->index, d->out_partial);

@@ -96,7 +96,7 @@ static void plan_storage(const h2k_guest_identity *id, const h2k_plan_opts *o,
              "that changes under virtio");
   else
     skip(p, H2K_OP_BOOT_CMDLINE, "root= is already a stable name");
-  if (uses_grub(id))
+  if (uses_grub(id) && id->device_map_stale)
     add_step(p, H2K_OP_GRUB_DEVICE_MAP,
              "a device.map written under VMware pins (hd0) to /dev/sda");
 }
@@ -112,6 +112,11 @@ static void plan_initramfs(const h2k_guest_identity *id, const h2k_plan_opts *o,
   }
   if (id->initramfs == H2K_INITRD_UNKNOWN) {
     skip(p, H2K_OP_INITRAMFS_REGEN, "no known initramfs tool in the guest");
+    return;
+  }
+  if (k && k->initrd_virtio) {
+    skip(p, H2K_OP_INITRAMFS_REGEN,
+         "the boot kernel's initramfs already holds virtio_blk");
     return;
   }
   add_step(p, H2K_OP_INITRAMFS_CONFIG,
@@ -160,12 +165,14 @@ int h2k_plan_build(const h2k_guest_identity *id, const h2k_plan_opts *o,
             (plan->n - regen - 1) * sizeof s);
     plan->steps[plan->n - 1] = s;
   }
-  if (uses_grub(id) && o->update_grub)
+  if (uses_grub(id) && o->update_grub && id->cmdline_unstable)
     add_step(plan, H2K_OP_GRUB_REGEN,
-             "regenerate grub.cfg with the guest's own tool so it uses the "
-             "stable root and the new initramfs");
+             "regenerate grub.cfg with the guest's own tool so every entry "
+             "uses the stable root");
   else if (uses_grub(id))
-    skip(plan, H2K_OP_GRUB_REGEN, "update_grub is false");
+    skip(plan, H2K_OP_GRUB_REGEN,
+         o->update_grub ? "grub.cfg already names the root by a stable ID"
+                        : "update_grub is false");
   if (id->selinux == H2K_SELINUX_ENFORCING)
     add_step(plan, H2K_OP_SELINUX_RELABEL,
              "SELinux is enforcing: files rewritten offline need their "

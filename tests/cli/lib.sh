@@ -15,6 +15,10 @@ export HOME="$T/home"
 mkdir -p "$HOME"
 unset XDG_CACHE_HOME HYPER2KVM_CONVERSION_DIR HYPER2KVM_OUTPUT_DIR || true
 export NO_COLOR=1
+# The CLI tests convert synthetic disks with no operating system: no guest
+# inspection/fixes and no boot validation unless a test asks for them
+# (tests/guests and tests/validate cover those on real guests).
+export HYPER2KVM_INSPECT=false HYPER2KVM_VALIDATE=false
 cd "$T"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

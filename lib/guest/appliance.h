@@ -1,0 +1,56 @@
+/* The libguestfs appliance: one launch per job, on the job's qcow2 overlays
+ * (never on the source). A thin layer: every decision about what to change
+ * lives in the pure fixers (lib/fix) and the planner (lib/plan). */
+#ifndef H2K_GUEST_APPLIANCE_H
+#define H2K_GUEST_APPLIANCE_H
+
+#include <guestfs.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+
+typedef struct h2k_appliance {
+  guestfs_h *g;
+  char *root;         /* inspection root device, once mounted */
+  char **mountpoints; /* "/", "/dev/sda1", "/boot", ... pairs */
+  double launch_s;
+} h2k_appliance;
+
+/* Launch on `drives` (qcow2 overlays, writable, in disk order).
+ * LIBGUESTFS_BACKEND is honoured; without it the direct backend is used,
+ * which works without KVM or libvirtd. */
+h2k_appliance *h2k_appliance_launch(const char *const *drives, size_t n,
+                                    h2k_error *err);
+
+/* Find the operating system and mount its filesystems as the guest does.
+ * No OS found → H2K_E_STAGE. Several → the first, with a warning. */
+int h2k_appliance_mount_os(h2k_appliance *a, h2k_error *err);
+
+/* Unmount, sync and stop the appliance; frees `a`. Returns -1 when the
+ * writes may not all have reached the overlays. Safe on NULL. */
+int h2k_appliance_close(h2k_appliance *a, h2k_error *err);
+
+/* ---- small helpers on guest paths (absolute, guest view) ---- */
+
+bool h2k_app_is_file(h2k_appliance *a, const char *path);
+bool h2k_app_is_dir(h2k_appliance *a, const char *path);
+/* The file's content (NUL-terminated, malloc'ed), or NULL with err set. */
+char *h2k_app_read(h2k_appliance *a, const char *path, h2k_error *err);
+/* The file's content, or NULL when it does not exist (no error). */
+char *h2k_app_read_opt(h2k_appliance *a, const char *path);
+/* Replace the file's content, keeping its mode and owner. */
+int h2k_app_write(h2k_appliance *a, const char *path, const char *text,
+                  h2k_error *err);
+/* Entries of a directory (names only), NULL-terminated; NULL when the
+ * directory does not exist. Free with h2k_app_strv_free. */
+char **h2k_app_ls(h2k_appliance *a, const char *dir);
+void h2k_app_strv_free(char **v);
+/* Run a shell command inside the guest (chroot), output captured. NULL and
+ * err set (with the command's output) when it fails. */
+char *h2k_app_sh(h2k_appliance *a, const char *cmd, h2k_error *err);
+
+/* The last libguestfs error message. */
+const char *h2k_app_error(h2k_appliance *a);
+
+#endif

@@ -1,0 +1,144 @@
+#include "guest/fix_apply.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "fix/bootloader.h"
+
+int h2k_fix_guest_file(h2k_fix_ctx *c, const char *path, h2k_text_fix fn,
+                       h2k_error *err) {
+  char *text = h2k_app_read_opt(c->a, path);
+  if (!text)
+    return 0;
+  char *out = fn(c, path, text, err);
+  if (!out) {
+    free(text);
+    h2k_err_wrap(err, "fixing %s", path);
+    return -1;
+  }
+  int rc = 0;
+  if (strcmp(out, text) != 0) {
+    rc = h2k_app_write(c->a, path, out, err) < 0 ? -1 : 1;
+    if (rc > 0)
+      h2k_info("fixed %s", path);
+  }
+  free(text);
+  free(out);
+  return rc;
+}
+
+char *h2k_fix_run(h2k_fix_ctx *c, const char *cmd, const char *why,
+                  h2k_error *err) {
+  h2k_info("running '%s' in the guest", cmd);
+  double t0 = h2k_now_monotonic();
+  char *out = h2k_app_sh(c->a, cmd, err);
+  if (out)
+    h2k_changes_add(c->log, "(command)", 0, NULL, cmd, "%s (%.0f s)", why,
+                    h2k_now_monotonic() - t0);
+  return out;
+}
+
+int h2k_fix_remove(h2k_fix_ctx *c, const char *path, const char *why,
+                   h2k_error *err) {
+  if (guestfs_rm_f(c->a->g, path) < 0) {
+    h2k_err_set(err, H2K_E_STAGE, "cannot remove %s in the guest: %s", path,
+                h2k_app_error(c->a));
+    return -1;
+  }
+  h2k_changes_add(c->log, path, 0, "(file)", NULL, "%s", why);
+  return 0;
+}
+
+static int fix_device_map(h2k_fix_ctx *c, h2k_error *err) {
+  static const char *const maps[] = {"/boot/grub/device.map",
+                                     "/boot/grub2/device.map"};
+  for (size_t i = 0; i < 2; i++) {
+    char *t = h2k_app_read_opt(c->a, maps[i]);
+    bool stale = t && h2k_device_map_is_stale(t);
+    free(t);
+    if (stale &&
+        h2k_fix_remove(c, maps[i],
+                       "device.map pins BIOS drives to VMware disk names; "
+                       "GRUB probes the disks itself without it",
+                       err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int selinux_relabel(h2k_fix_ctx *c, h2k_error *err) {
+  if (guestfs_touch(c->a->g, "/.autorelabel") < 0) {
+    h2k_err_set(err, H2K_E_STAGE, "cannot create /.autorelabel: %s",
+                h2k_app_error(c->a));
+    return -1;
+  }
+  h2k_changes_add(c->log, "/.autorelabel", 0, NULL, "(file)",
+                  "SELinux relabels the filesystems on first boot");
+  return 0;
+}
+
+/* Discard free blocks of every mounted filesystem: the overlay then reads
+ * them as zeros and CONVERT skips them. Best effort (some filesystems
+ * cannot trim). */
+static int trim_all(h2k_fix_ctx *c, h2k_error *err) {
+  (void)err;
+  char **mps = guestfs_mountpoints(c->a->g);
+  for (size_t i = 0; mps && mps[i] && mps[i + 1]; i += 2) {
+    if (guestfs_fstrim(c->a->g, mps[i + 1], -1) < 0)
+      h2k_debug("fstrim %s: %s", mps[i + 1], h2k_app_error(c->a));
+    else
+      h2k_debug("trimmed %s", mps[i + 1]);
+  }
+  h2k_app_strv_free(mps);
+  return 0;
+}
+
+static int run_step(h2k_fix_ctx *c, enum h2k_fix_op op, h2k_error *err) {
+  switch (op) {
+  case H2K_OP_FSTAB:
+    return h2k_fix_storage_names(c, err);
+  case H2K_OP_BOOT_CMDLINE:
+    return h2k_fix_boot_cmdline(c, err);
+  case H2K_OP_GRUB_DEVICE_MAP:
+    return fix_device_map(c, err);
+  case H2K_OP_INITRAMFS_CONFIG:
+    return h2k_fix_initramfs_config(c, err);
+  case H2K_OP_INITRAMFS_REGEN:
+    return h2k_fix_initramfs_regen(c, err);
+  case H2K_OP_GRUB_REGEN:
+    return h2k_fix_grub_regen(c, err);
+  case H2K_OP_NETWORK:
+    return h2k_fix_network(c, err);
+  case H2K_OP_VMWARE_TOOLS:
+    return h2k_fix_vmware_tools(c, err);
+  case H2K_OP_SELINUX_RELABEL:
+    return selinux_relabel(c, err);
+  case H2K_OP_TRIM:
+    return trim_all(c, err);
+  case H2K_OP_COUNT_:
+    break;
+  }
+  return 0;
+}
+
+int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err) {
+  bool agent_pending = c->install_guest_agent;
+  for (size_t i = 0; i < plan->n; i++) {
+    const char *name = h2k_fix_op_name(plan->steps[i].op);
+    if (plan->steps[i].op == H2K_OP_TRIM && agent_pending) {
+      agent_pending = false; /* every write before the trim */
+      if (h2k_fix_guest_agent(c, err) < 0)
+        return -1;
+    }
+    h2k_info("fix %zu/%zu: %s", i + 1, plan->n, name);
+    if (run_step(c, plan->steps[i].op, err) < 0) {
+      h2k_err_wrap(err, "fix '%s' failed", name);
+      return -1;
+    }
+  }
+  if (agent_pending && h2k_fix_guest_agent(c, err) < 0)
+    return -1;
+  return 0;
+}

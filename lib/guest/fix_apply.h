@@ -1,0 +1,62 @@
+/* FIX through libguestfs: the thin I/O step around the pure fixers in
+ * lib/fix. Each plan operation reads guest files, runs the transform, and
+ * writes back only what changed; every change lands in the change log
+ * (before/after) for the report. One file per kind of fix. */
+#ifndef H2K_GUEST_FIX_APPLY_H
+#define H2K_GUEST_FIX_APPLY_H
+
+#include <stdbool.h>
+
+#include "fix/fix.h"
+#include "fix/fstab.h"
+#include "fix/network.h"
+#include "guest/appliance.h"
+#include "inspect/identity.h"
+#include "plan/plan.h"
+
+typedef struct h2k_fix_ctx {
+  h2k_appliance *a;
+  const h2k_guest_identity *id;
+  h2k_devmap map;
+  enum h2k_fstab_mode fstab_mode;
+  h2k_net_level net_level;
+  const char *const *source_macs; /* the source VM's NIC MACs */
+  size_t n_nics;
+  bool install_guest_agent;
+  h2k_changes *log; /* every changed line, command and removed file */
+  h2k_net_ctx net;  /* set up by h2k_fix_network */
+} h2k_fix_ctx;
+
+/* Run the plan's steps in order. Stops at the first failing step. */
+int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err);
+
+/* ---- shared by the fix_*.c files ---- */
+
+/* A transform of one file's text; NULL + err on failure. */
+typedef char *(*h2k_text_fix)(h2k_fix_ctx *c, const char *path,
+                              const char *text, h2k_error *err);
+
+/* Apply `fn` to the guest file at `path` if it exists; write it back only
+ * when the text changed. Returns 1 changed, 0 unchanged/absent, -1 error. */
+int h2k_fix_guest_file(h2k_fix_ctx *c, const char *path, h2k_text_fix fn,
+                       h2k_error *err);
+
+/* Run a command in the guest, log it in the change log (file = "(command)"
+ * and `why`), and return its output (malloc'ed) or NULL + err. */
+char *h2k_fix_run(h2k_fix_ctx *c, const char *cmd, const char *why,
+                  h2k_error *err);
+
+/* Remove a guest file, logged. */
+int h2k_fix_remove(h2k_fix_ctx *c, const char *path, const char *why,
+                   h2k_error *err);
+
+int h2k_fix_storage_names(h2k_fix_ctx *c, h2k_error *err); /* fstab, crypttab */
+int h2k_fix_boot_cmdline(h2k_fix_ctx *c, h2k_error *err);  /* grub, BLS, ... */
+int h2k_fix_grub_regen(h2k_fix_ctx *c, h2k_error *err);
+int h2k_fix_initramfs_config(h2k_fix_ctx *c, h2k_error *err);
+int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err);
+int h2k_fix_network(h2k_fix_ctx *c, h2k_error *err);
+int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err);
+int h2k_fix_guest_agent(h2k_fix_ctx *c, h2k_error *err);
+
+#endif
