@@ -11,7 +11,7 @@ MESON_TEST  = meson test --print-errorlogs --num-processes 2
 all: build
 
 deps:
-	./scripts/install-deps.sh
+	./scripts/install-deps.sh --guests
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) --prefix=$(PREFIX)
@@ -21,7 +21,7 @@ build: $(BUILD)/build.ninja
 
 # Fast tier for iteration: pure unit tests and CLI tests.
 check-unit: build
-	$(MESON_TEST) -C $(BUILD) --suite unit --suite cli
+	$(MESON_TEST) -C $(BUILD) --suite unit --suite cli --logbase unitlog
 
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -33,21 +33,24 @@ check-asan: $(ASAN_BUILD)/build.ninja
 	  $(MESON_TEST) -C $(ASAN_BUILD) --suite unit --suite cli --suite vm --suite image
 
 check-fuzz:
-	./tests/fuzz/run.sh $(FUZZ_BUILD)
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-15} ./tests/fuzz/run.sh $(FUZZ_BUILD)
 
-# Every test: the normal build, the sanitizer build, and short fuzz runs.
+# End-to-end guests: builds two VMware-style Debian 12 guests once (cached
+# outside the repository), converts each from its OVA and its VMX, and boots
+# the results under QEMU (TCG without /dev/kvm). Its own test log
+# (meson-logs/guestlog.json), so the other runs' logs are kept.
+check-guests: build
+	H2K_REQUIRE_GUESTS=1 $(MESON_TEST) -C $(BUILD) --suite guest --logbase guestlog
+
+# Every test: the normal build, the end-to-end guests, the sanitizer build
+# and short fuzz runs.
 check: deps
 	$(MAKE) build
 	$(MESON_TEST) -C $(BUILD) --no-suite guest ; echo $$? > $(BUILD)/.check-rc
+	$(MAKE) check-guests ; echo $$? > $(BUILD)/.guest-rc
 	$(MAKE) check-asan ; echo $$? > $(BUILD)/.asan-rc
 	$(MAKE) check-fuzz ; echo $$? > $(BUILD)/.fuzz-rc
 	./scripts/test-summary.sh $(BUILD) $(ASAN_BUILD)
-
-# End-to-end guests (slow the first time: builds two Debian 12 guests, then
-# boots them under TCG). Not part of `make check` yet.
-check-guests: build
-	./scripts/install-deps.sh --guests
-	H2K_REQUIRE_GUESTS=1 $(MESON_TEST) -C $(BUILD) --suite guest
 
 demo: deps build
 	./scripts/demo.sh $(BUILD)

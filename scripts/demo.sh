@@ -1,33 +1,32 @@
 #!/bin/bash
-# `make demo`: build a sample VMware-style VM disk once (cached), then run
-# the main job on it and show the result.
-# The sample: a 1 GiB monolithicSparse VMDK with an MBR partition table and
-# data, plus a snapshot delta on top (web01-000001.vmdk), as VMware leaves
-# them after a snapshot.
+# `make demo`: convert a real VMware-style guest end to end and show where
+# the result is.
+# The sample: a Debian 12 VM as a VMware exporter leaves it (OVA with a
+# streamOptimized VMDK: root=/dev/sda1, by-path swap, an initramfs without
+# virtio, ens192 pinned to a VMware MAC, open-vm-tools), built once from
+# Debian packages by tests/guests/build-guests.sh and cached outside the
+# repository. The conversion inspects and fixes it, converts it to qcow2 and
+# boots the result once under QEMU (virtio disk, a NIC with a new MAC, user
+# networking that reaches nothing outside) to prove it boots and asks for an
+# address.
 set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 B=${1:-build}
-H2K="$(cd "$(dirname "$0")/.." && pwd)/$B/src/hyper2kvm"
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/hyper2kvm-demo"
+H2K="$ROOT/$B/src/hyper2kvm"
+CACHE="${H2K_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hyper2kvm-test-guests}"
 OUT="${DEMO_OUT:-$PWD/demo-out}"
-mkdir -p "$CACHE"
-if [ ! -f "$CACHE/web01-000001.vmdk" ]; then
-  echo "demo: building the sample VM disk in $CACHE (once)"
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  qemu-img create -q -f raw "$tmp/disk.raw" 1G
-  printf 'label: dos\n,512M,L,*\n,,L\n' | sfdisk -q "$tmp/disk.raw" >/dev/null
-  qemu-io -f raw -c 'write -P 0x45 1M 16M' -c 'write -P 0x78 600M 8M' "$tmp/disk.raw" >/dev/null
-  qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse "$tmp/disk.raw" "$CACHE/web01.vmdk"
-  qemu-img create -q -f vmdk -b web01.vmdk -F vmdk "$CACHE/web01-000001.vmdk"
-  qemu-io -f vmdk -c 'write -P 0x99 4M 2M' "$CACHE/web01-000001.vmdk" >/dev/null
-fi
-echo "demo: sample source (a base disk and a snapshot delta):"
-"$H2K" info "$CACHE/web01-000001.vmdk"
+OVA="$CACHE/debian12-vmware/debian12-vmware.ova"
+
+echo "demo: preparing the sample VM (built once, then cached in $CACHE)"
+H2K_GUEST_CACHE="$CACHE" "$ROOT/tests/guests/build-guests.sh" | tail -3
 echo
-echo "demo: converting with: hyper2kvm local $CACHE/web01-000001.vmdk --vm-name web01 --output-dir $OUT"
-"$H2K" local "$CACHE/web01-000001.vmdk" --vm-name web01 --output-dir "$OUT" --checksum
+echo "demo: hyper2kvm ova $OVA --output-dir $OUT"
+"$H2K" ova "$OVA" --output-dir "$OUT"
 echo
-qemu-img compare -q "$CACHE/web01-000001.vmdk" "$OUT/web01/web01.qcow2" &&
-  echo "demo: qemu-img compare: the qcow2 holds exactly what the VM saw (snapshot flattened)"
-echo "demo: result in $OUT/web01/:"
-ls -l "$OUT/web01/"
+R="$OUT/debian12-vmware"
+echo "demo: what was changed in the guest and how the boot check went:"
+sed -n '/^## Plan/,$p' "$R/report.md"
+echo
+echo "demo: the converted VM is in $R:"
+ls -l "$R"
+echo "demo: run it with: virsh define $R/domain.xml (its disk: $R/debian12-vmware.qcow2)"

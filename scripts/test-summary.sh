@@ -18,8 +18,9 @@ PY
 }
 passed=0
 failed=0
-for b in "$build" "$asan"; do
-  log="$b/meson-logs/testlog.json"
+for log in "$build/meson-logs/testlog.json" "$build/meson-logs/guestlog.json" \
+  "$asan/meson-logs/testlog.json"; do
+  b=$log
   p=$(count "$log" OK)
   f=$(( $(count "$log" FAIL) + $(count "$log" TIMEOUT) + $(count "$log" ERROR) ))
   s=$(count "$log" SKIP)
@@ -31,7 +32,7 @@ for b in "$build" "$asan"; do
   failed=$((failed + f))
 done
 rc=0
-for part in check asan fuzz; do
+for part in check guest asan fuzz; do
   r=$(cat "$build/.$part-rc" 2>/dev/null || echo 1)
   if [ "$r" -ne 0 ]; then
     echo "test-summary: the '$part' part failed (exit $r)" >&2

@@ -310,11 +310,13 @@ static void poll_serial(watch *w, double now) {
   w->sv = v;
   if (v.mark == H2K_MARK_NONE)
     return;
-  if (h2k_serial_mark_is_boot(v.mark))
+  if (h2k_serial_mark_is_boot(v.mark)) {
     w->boot_t = now;
-  else
+    h2k_info("%s after %.0f s: %s", h2k_serial_mark_name(v.mark), now, v.line);
+  } else { /* the line may still be arriving: the verdict quotes it */
     w->fail_t = now;
-  h2k_info("%s after %.0f s: %s", h2k_serial_mark_name(v.mark), now, v.line);
+    h2k_info("%s after %.0f s", h2k_serial_mark_name(v.mark), now);
+  }
 }
 
 static void poll_pcap(watch *w, double now) {

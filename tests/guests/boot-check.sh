@@ -52,6 +52,15 @@ case "$BUS" in
   *) echo "boot-check: unknown BUS $BUS (sata|virtio|scsi|ide)" >&2; exit 2 ;;
 esac
 
+# The NIC where libvirt puts the first NIC of a q35 domain (behind the first
+# PCIe root port, 0000:01:00.0: the guest calls it enp1s0), as VALIDATE does.
+if [ "$machine" = q35 ]; then
+  nic=(-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=0x2
+    -device "virtio-net-pci,netdev=n0,mac=$MAC,bus=rp1")
+else
+  nic=(-device "virtio-net-pci,netdev=n0,mac=$MAC")
+fi
+
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
   accel=(-accel kvm -cpu host) accelname=kvm
 else
@@ -149,7 +158,7 @@ fi
   -no-reboot \
   -drive "file=$WORK/overlay.qcow2,format=qcow2,if=none,id=d0,cache=unsafe" "${disk[@]}" \
   -netdev user,id=n0,restrict=on \
-  -device "virtio-net-pci,netdev=n0,mac=$MAC" \
+  "${nic[@]}" \
   -object "filter-dump,id=f0,netdev=n0,file=$WORK/net.pcap" \
   >"$WORK/qemu.out" 2>&1 &
 QPID=$!

@@ -17,13 +17,14 @@
 #       build.sha256             sha256 of this script when NAME was built
 #       guest-info.txt           what is inside (for humans)
 #       build-times.txt          how long each phase took
-#   .../.debs/                   the .debs of the last build (reused offline)
+#   .../.debs/                   the .debs of the last build (reused; apt
+#                                fetches only what changed in the archive)
 # A guest is rebuilt only when the sha256 of this script differs from the one
 # stored next to its images (or with --force). Everything the build does is in
 # this one file, so that hash covers it.
 #
-# How (no VM, no libguestfs appliance: everything runs natively, ~4 min from
-# cold on 2 cores):
+# How (no VM, no libguestfs appliance: everything runs natively; 4-6 min
+# from a cold cache on 2 cores, downloads included):
 #   1. one mmdebstrap "base" tree with the packages both guests share; the
 #      kernel's initramfs is not built there (update-initramfs is diverted)
 #   2. per guest, in parallel: a second mmdebstrap run on a copy of the base
@@ -39,8 +40,10 @@
 #      and core.img (it needs the file system read-only on a loop device)
 #   4. qemu-img converts to streamOptimized / monolithicSparse VMDK
 #
-# Host needs: root, loop devices, mmdebstrap, e2fsprogs (mke2fs -d),
-# fdisk (sfdisk), util-linux (losetup, mount, unshare), qemu-utils.
+# Host needs: root, loop devices (no device-mapper, no partition scanning:
+# both are often missing in containers), mmdebstrap, e2fsprogs (mke2fs -d),
+# fdisk (sfdisk), mount (losetup, mount), util-linux (unshare), qemu-utils;
+# dpkg-dev (dpkg-architecture) makes mmdebstrap's eatmydata hook usable.
 # Environment: H2K_GUEST_CACHE, H2K_DEBIAN_MIRROR,
 # H2K_DEBIAN_SECURITY_MIRROR, H2K_GUEST_KEEP_SCRATCH=1 (keep the build
 # directory, for debugging).
@@ -184,14 +187,14 @@ took() { # LABEL START
 
 # Options shared by both mmdebstrap runs (they also end up in the guests'
 # /etc/apt/apt.conf.d/99mmdebstrap and /etc/dpkg/dpkg.cfg.d/99mmdebstrap).
-MMOPTS=(--mode=root --format=directory
-  --aptopt='Acquire::Languages "none"'
-  --dpkgopt='path-exclude=/usr/share/man/*'
-  --dpkgopt='path-exclude=/usr/share/locale/*'
-  --dpkgopt='path-include=/usr/share/locale/locale.alias'
-  --dpkgopt='path-exclude=/usr/share/doc/*'
-  --dpkgopt='path-include=/usr/share/doc/*/copyright'
-  --dpkgopt='path-exclude=/usr/share/info/*')
+MMOPTS=(--mode=root --format=directory --aptopt='Acquire::Languages "none"')
+# dpkg path filters: no man pages, locales, docs (but copyrights), info.
+PATH_RULES=('path-exclude=/usr/share/man/*'
+  'path-exclude=/usr/share/locale/*'
+  'path-include=/usr/share/locale/locale.alias'
+  'path-exclude=/usr/share/doc/*'
+  'path-include=/usr/share/doc/*/copyright'
+  'path-exclude=/usr/share/info/*')
 MIRRORS=("deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main"
   "deb $SECMIRROR bookworm-security main")
 
@@ -200,14 +203,21 @@ MIRRORS=("deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main"
 # packages are downloaded too, so that the per-guest runs need no network.
 # ---------------------------------------------------------------------------
 build_base() {
-  local all_extras="" g
+  local all_extras="" g hooks=()
   for g in $GUESTS; do all_extras="$all_extras $(guest_extras "$g")"; done
+  # dpkg without fsync (mmdebstrap's eatmydata hook; it needs dpkg-dev's
+  # dpkg-architecture on the host): a speed-up, not a requirement
+  if command -v dpkg-architecture >/dev/null && [ -d /usr/share/mmdebstrap/hooks/eatmydata ]; then
+    hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/eatmydata)
+  fi
   run_logged "$SCRATCH/base.mmdebstrap.log" \
     mmdebstrap --variant=minbase --include="$BASE_PKGS" "${MMOPTS[@]}" \
-    --hook-dir=/usr/share/mmdebstrap/hooks/eatmydata \
+    "${hooks[@]}" \
     --skip=essential/unlink --skip=cleanup/apt/lists \
+    --setup-hook="mkdir -p \"\$1/etc/dpkg/dpkg.cfg.d\" && printf '%s\\n' ${PATH_RULES[*]@Q} >\"\$1/etc/dpkg/dpkg.cfg.d/99h2k-paths\"" \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
     --setup-hook="sync-in '$DEBS' /var/cache/apt/archives" \
+    --essential-hook="python3 '$SCRATCH/prune.py' \"\$1\" \"\$1/etc/dpkg/dpkg.cfg.d/99h2k-paths\"" \
     --essential-hook='echo "grub-pc grub-pc/install_devices_empty boolean true" | chroot "$1" debconf-set-selections' \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.h2k-real --add /usr/sbin/update-initramfs &&
       printf "#!/bin/sh\n# build-guests.sh: the initramfs is built once per guest, later\nexit 0\n" >"$1/usr/sbin/update-initramfs" &&
@@ -215,6 +225,7 @@ build_base() {
     --customize-hook="chroot \"\$1\" apt-get install --download-only --yes --no-install-recommends $all_extras" \
     --customize-hook='chroot "$1" apt-get autoclean --yes' \
     --customize-hook="sync-out /var/cache/apt/archives '$SCRATCH/debs'" \
+    --customize-hook='mv "$1/etc/dpkg/dpkg.cfg.d/99h2k-paths" "$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap"' \
     bookworm "$SCRATCH/base" "${MIRRORS[@]}" ||
     { tail -40 "$SCRATCH/base.mmdebstrap.log" >&2; die "base: mmdebstrap failed"; }
   # keep exactly the .debs of this build for the next one
@@ -228,6 +239,59 @@ build_base() {
 # 2. Per-guest customization, run by mmdebstrap as a customize hook:
 #      hook.sh ROOTDIR NAME MAC ROOTPW EXTRAS PROBE PREFIX
 # ---------------------------------------------------------------------------
+# The path filters are not given to the base mmdebstrap as --dpkgopt: with
+# them, mmdebstrap pipes every essential package through its Python tar
+# filter while extracting (1-2 min on 2 cores). The base extracts the
+# essential packages whole, dpkg installs them with the filters (from
+# 99h2k-paths, renamed 99mmdebstrap at the end), and this script, run as
+# the first essential hook, removes what dpkg's filters exclude -- the
+# same rule as dpkg's filters.c: excluded unless re-included, and a
+# directory or symlink is kept when an include pattern's fixed prefix
+# starts it; a directory that is not empty stays, as tar would have made it.
+write_prune() {
+  cat >"$SCRATCH/prune.py" <<'PRUNE'
+import os, re, sys, fnmatch
+root, cfg = sys.argv[1], sys.argv[2]
+rules = []
+for line in open(cfg):
+    m = re.match(r"^path-(exclude|include)=(.*)$", line.strip())
+    if m:
+        rules.append((m.group(1) == "include", re.compile(fnmatch.translate(m.group(2))), m.group(2)))
+def skip(path, dir_or_link):
+    s = False
+    for inc, rx, _ in rules:
+        if rx.match(path):
+            s = not inc
+    if s and dir_or_link:
+        for inc, _, pat in rules:
+            if inc:
+                n = min([pat.find(c) for c in "*?[\\" if c in pat] or [len(pat)])
+                if path.startswith(pat[:n].rstrip("/")):
+                    return False
+    return s
+tops = sorted({re.split(r"[*?\[\\]", p)[0].rstrip("/") for inc, _, p in rules if not inc})
+removed = 0
+for top in tops:
+    for d, dirs, files in os.walk(root + top, topdown=False):
+        for f in files + dirs:
+            full = os.path.join(d, f)
+            rel = full[len(root):]
+            link = os.path.islink(full)
+            isdir = os.path.isdir(full) and not link
+            if not skip(rel, isdir or link):
+                continue
+            if isdir:
+                try:
+                    os.rmdir(full)
+                except OSError:
+                    continue  # keeps included files
+            else:
+                os.unlink(full)
+            removed += 1
+print("prune: removed %d paths excluded by %s" % (removed, os.path.basename(cfg)))
+PRUNE
+}
+
 write_hook() {
   cat >"$SCRATCH/hook.sh" <<'HOOK'
 #!/bin/bash
@@ -488,7 +552,7 @@ customize_guest() { # NAME -> $SCRATCH/NAME.tree
   [ "$name" = debian12-lvm-networkd ] && prefix=/grub # /boot is its own fs
   write_probe "$name"
   run_logged "$SCRATCH/$name.mmdebstrap.log" \
-    mmdebstrap --variant=custom "${MMOPTS[@]}" --skip=update \
+    mmdebstrap --variant=custom "${MMOPTS[@]}" "${PATH_RULES[@]/#/--dpkgopt=}" --skip=update \
     --setup-hook="tar -C '$SCRATCH/base' --exclude='./dev/*' --xattrs --xattrs-include='*' --acls -cf - . |
       tar -C \"\$1\" --xattrs --xattrs-include='*' --acls -xf -" \
     --setup-hook="mkdir -p \"\$1/var/cache/apt/archives\" &&
@@ -856,6 +920,7 @@ install_guest() { # NAME: replace the cached copy
 
 T0=$(date +%s)
 write_hook
+write_prune
 log "building:$todo (scratch $SCRATCH)"
 t=$(date +%s)
 build_base

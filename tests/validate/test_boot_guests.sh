@@ -80,7 +80,7 @@ gf() { # IMAGE: guestfish commands on stdin
 }
 
 convert debian12-vmware
-convert debian12-lvm-networkd
+[ "${H2K_VALIDATE_FULL:-0}" = 1 ] && convert debian12-lvm-networkd
 
 # 1. debian12-vmware, unfixed
 check vmware "$WORK/debian12-vmware.qcow2" debian12-vmware
@@ -93,7 +93,13 @@ fi
 grep -aq 'ALERT!  /dev/sda1 does not exist' "$WORK/vmware.serial.log" ||
   nok "debian12-vmware: the serial log lacks the ALERT! line"
 
+# Cases 2 to 4 repeat what other tests prove (an unfixed guest does not
+# boot; a fixed guest passes: tests/guests/test_convert.sh), so `make check`
+# skips them to save boots; H2K_VALIDATE_FULL=1 runs them.
+FULL=${H2K_VALIDATE_FULL:-0}
+
 # 2. debian12-lvm-networkd, unfixed
+if [ "$FULL" = 1 ]; then
 check lvm "$WORK/debian12-lvm-networkd.qcow2" debian12-lvm-networkd
 if [ "$R_RC" = 0 ] && [ "$R_STATUS" = failed ] && [ "$R_BOOT" = no ] &&
   [ "$R_SECS" -lt $((BT - 60)) ]; then
@@ -101,8 +107,12 @@ if [ "$R_RC" = 0 ] && [ "$R_STATUS" = failed ] && [ "$R_BOOT" = no ] &&
 else
   nok "debian12-lvm-networkd on virtio: expected boot=no (no virtio in its initramfs)"
 fi
+fi
 
 # 3. with virtio in the initramfs and /boot as /dev/vda1, MAC pin kept
+# (the network check failing on a real guest; `make check` relies on the
+# small boot-sector guests of test_boot_mbr.sh for that, to save a boot)
+if [ "$FULL" = 1 ]; then
 cp "$WORK/debian12-lvm-networkd.qcow2" "$WORK/lvm-virtio.qcow2"
 t0=$(date +%s)
 gf "$WORK/lvm-virtio.qcow2" >"$WORK/gf-virtio.log" 2>&1 <<'EOF' || { cat "$WORK/gf-virtio.log"; die "guestfish (virtio initramfs)"; }
@@ -121,8 +131,10 @@ if [ "$R_RC" = 0 ] && [ "$R_BOOT" = yes ] && [ "$R_NET" = no ] && [ "$R_STATUS" 
 else
   nok "lvm guest with virtio, MAC-pinned .network: expected boot=yes network=no"
 fi
+fi
 
 # 4. the .network file matches enp1s0 instead of the VMware MAC
+if [ "$FULL" = 1 ]; then
 cp "$WORK/lvm-virtio.qcow2" "$WORK/lvm-nopin.qcow2"
 gf "$WORK/lvm-nopin.qcow2" >"$WORK/gf-nopin.log" 2>&1 <<'EOF' || { cat "$WORK/gf-nopin.log"; die "guestfish (.network)"; }
 write /etc/systemd/network/10-ens192.network "[Match]\nName=enp1s0\n\n[Network]\nDHCP=yes\n"
@@ -134,6 +146,7 @@ if [ "$R_RC" = 0 ] && [ "$R_STATUS" = passed ] && [ "$R_BOOT" = yes ] && [ "$R_N
   ok "lvm guest with virtio, .network on enp1s0: boot=yes, network=yes ($R_SECS s)"
 else
   nok "lvm guest with virtio, .network on enp1s0: expected passed, boot=yes network=yes"
+fi
 fi
 
 echo "$pass passed, $fail failed"
