@@ -46,6 +46,17 @@ int h2k_mkdir_p(const char *path, unsigned mode, h2k_error *err) {
   return 0;
 }
 
+int h2k_fsync_path(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  int rc = fsync(fd);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
 int h2k_fsync_parent(const char *path) {
   char *dir = strdup(path);
   if (!dir)

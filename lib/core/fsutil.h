@@ -34,5 +34,7 @@ bool h2k_is_dir(const char *path);
 
 /* fsync the directory containing `path`. */
 int h2k_fsync_parent(const char *path);
+/* fsync the file at `path`. Returns 0 or -1 (errno set). */
+int h2k_fsync_path(const char *path);
 
 #endif

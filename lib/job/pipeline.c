@@ -156,6 +156,12 @@ static int commit_outputs(h2k_job *job, h2k_error *err) {
     h2k_disk_job *d = &job->disks[i];
     if (!d->out_partial || !d->out_final)
       continue;
+    /* on disk before it gets the name that says it is complete */
+    if (h2k_fsync_path(d->out_partial) < 0) {
+      h2k_err_errno(err, H2K_E_IO, errno, "cannot flush '%s' to disk",
+                    d->out_partial);
+      return -1;
+    }
     if (h2k_path_exists(d->out_final))
       h2k_job_warn(job, "replacing existing %s", d->out_final);
     if (rename(d->out_partial, d->out_final) < 0) {
