@@ -17,7 +17,8 @@ TEST_PKGS="qemu-utils python3 fdisk libvirt-clients python3-jsonschema time
 # libFuzzer runtime for tests/fuzz (clang -fsanitize=fuzzer)
 FUZZ_PKGS="libclang-rt-14-dev"
 GUEST_PKGS="mmdebstrap libguestfs-tools linux-image-amd64 qemu-system-x86
-  ovmf seabios ipxe-qemu debian-archive-keyring e2fsprogs tar coreutils"
+  ovmf seabios ipxe-qemu debian-archive-keyring e2fsprogs tar coreutils
+  mount dpkg-dev"
 
 want="$BUILD_PKGS $TEST_PKGS $FUZZ_PKGS"
 if [ "${1:-}" = "--guests" ]; then

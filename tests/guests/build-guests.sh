@@ -217,7 +217,7 @@ build_base() {
     --setup-hook="mkdir -p \"\$1/etc/dpkg/dpkg.cfg.d\" && printf '%s\\n' ${PATH_RULES[*]@Q} >\"\$1/etc/dpkg/dpkg.cfg.d/99h2k-paths\"" \
     --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
     --setup-hook="sync-in '$DEBS' /var/cache/apt/archives" \
-    --essential-hook="python3 '$SCRATCH/prune.py' \"\$1\" \"\$1/etc/dpkg/dpkg.cfg.d/99h2k-paths\"" \
+    --extract-hook="python3 '$SCRATCH/prune.py' \"\$1\" \"\$1/etc/dpkg/dpkg.cfg.d/99h2k-paths\"" \
     --essential-hook='echo "grub-pc grub-pc/install_devices_empty boolean true" | chroot "$1" debconf-set-selections' \
     --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.h2k-real --add /usr/sbin/update-initramfs &&
       printf "#!/bin/sh\n# build-guests.sh: the initramfs is built once per guest, later\nexit 0\n" >"$1/usr/sbin/update-initramfs" &&
@@ -242,12 +242,13 @@ build_base() {
 # The path filters are not given to the base mmdebstrap as --dpkgopt: with
 # them, mmdebstrap pipes every essential package through its Python tar
 # filter while extracting (1-2 min on 2 cores). The base extracts the
-# essential packages whole, dpkg installs them with the filters (from
-# 99h2k-paths, renamed 99mmdebstrap at the end), and this script, run as
-# the first essential hook, removes what dpkg's filters exclude -- the
-# same rule as dpkg's filters.c: excluded unless re-included, and a
-# directory or symlink is kept when an include pattern's fixed prefix
-# starts it; a directory that is not empty stays, as tar would have made it.
+# essential packages whole and this script, run as an extract hook (before
+# dpkg installs them and runs their maintainer scripts), removes what the
+# filters exclude, by the rule of dpkg's filters.c: excluded unless
+# re-included, and a directory or symlink is kept when an include pattern's
+# fixed prefix starts it; a directory that is not empty stays, as tar would
+# have made it. dpkg then installs with the same filters (99h2k-paths,
+# renamed 99mmdebstrap at the end, as --dpkgopt would have named it).
 write_prune() {
   cat >"$SCRATCH/prune.py" <<'PRUNE'
 import os, re, sys, fnmatch
