@@ -7,12 +7,13 @@
 #   ~/.cache/hyper2kvm-test-guests/debian12-vmware/debian12-vmware.ova
 #   ~/.cache/hyper2kvm-test-guests/debian12-lvm-networkd/debian12-lvm-networkd.ova
 #
-# For each OVA, back to back (the order alternates from one OVA to the next,
-# so neither tool always gets the warm page cache):
+# For each OVA, back to back (the order alternates from one run to the next,
+# so neither tool always gets the warm page cache or the quieter minute):
 #   virt-v2v  -i ova FILE.ova -o local -os DIR -of qcow2
 #   hyper2kvm ova FILE.ova -o DIR --conversion-dir DIR --no-validate
 # both with LIBGUESTFS_BACKEND=direct, timed with GNU time (wall seconds,
-# user+sys CPU seconds, peak RSS). Both do conversion only: hyper2kvm's own
+# user+sys CPU seconds, peak RSS of the largest process, the appliance's
+# qemu included). Both do conversion only: hyper2kvm's own
 # boot check (VALIDATE) is off. Then each output is booted with
 # tests/guests/boot-check.sh (virtio-blk disk, one virtio NIC with a new
 # 52:54:00:... MAC behind a pcie-root-port, i.e. where libvirt's q35 layout
@@ -31,6 +32,10 @@
 #   BENCH_DIR=DIR        work files (default /var/tmp/h2k-vs-v2v); the outputs,
 #                        tool logs, serial logs and pcaps stay there
 #   BENCH_BUILD=DIR      hyper2kvm build directory (default build)
+#   BENCH_RUNS=N         conversions per tool and OVA (default 2); the order of
+#                        the two tools alternates from run to run; the table
+#                        gives the median, and the outputs of the last run
+#                        are booted
 #   BENCH_BOOT_TIMEOUT=S seconds to wait for login: per boot (default 900)
 #   BENCH_NETWAIT=S      after login:, wait this long for DHCP (default 30)
 #   BENCH_LOCK=0         do not hold the machine's qemu lock
@@ -42,6 +47,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 D=${BENCH_DIR:-/var/tmp/h2k-vs-v2v}
 BUILD=${BENCH_BUILD:-build}
+RUNS=${BENCH_RUNS:-2}
 BOOT_TIMEOUT=${BENCH_BOOT_TIMEOUT:-900}
 NETWAIT=${BENCH_NETWAIT:-30}
 LOCK=${H2K_QEMU_LOCK:-/var/tmp/hyper2kvm-qemu.lock}
@@ -152,8 +158,14 @@ boot() {
   fi
 }
 
-fmt_time() { # "wall user sys rss" -> wall cpu rss_mib
-  awk '{printf "%.1f %.1f %.0f", $1, $2 + $3, $4 / 1024}' "$1" 2>/dev/null || echo "- - -"
+fmt_time() { # TIMEFILE ("wall user sys rss_kib") -> "wall cpu rss_mib"
+  awk '/^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$/ { printf "%.1f %.1f %.0f\n", $1, $2 + $3, $4 / 1024; ok = 1 }
+    END { if (!ok) print "- - 0" }' "$1" 2>/dev/null || echo "- - 0"
+}
+
+median() { # numbers ("-" ignored) -> median, or "-"
+  printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n |
+    awk '{ a[NR] = $1 } END { if (!NR) print "-"; else if (NR % 2) printf "%.1f\n", a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 # ---- run -------------------------------------------------------------------
@@ -170,64 +182,89 @@ for ova in "$@"; do
   name=$(basename "$ova" .ova)
   GD="$D/$name"
   rm -rf "$GD"
-  mkdir -p "$GD/v2v" "$GD/h2k-out" "$GD/h2k-conv"
+  mkdir -p "$GD"
   mac=$(printf '52:54:00:b2:%02x:%02x' $((n / 256)) $((n % 256)))
-  if [ $((n % 2)) = 1 ]; then order="virt-v2v hyper2kvm"; else order="hyper2kvm virt-v2v"; fi
   echo
-  echo "=== $name: $ova ($(du -m "$ova" | cut -f1) MiB), order: $order, boot MAC $mac"
-
-  if [ "${BENCH_LOCK:-1}" != 0 ]; then
-    exec 9>"$LOCK"
-    if ! flock -n 9; then
-      echo "vs-virt-v2v: waiting for the qemu lock $LOCK" >&2
-      flock 9
+  echo "=== $name: $ova ($(du -m "$ova" | cut -f1) MiB), $RUNS run(s) per tool, boot MAC $mac"
+  v_walls=() v_cpus=() h_walls=() h_cpus=() v_rss=0 h_rss=0
+  for run in $(seq "$RUNS"); do
+    RD="$GD/run$run"
+    # keep the logs and reports of earlier runs, not their images
+    if [ "$run" -gt 1 ]; then
+      P="$GD/run$((run - 1))"
+      rm -rf "$P/h2k-conv"
+      find "$P/v2v" "$P/h2k-out" -type f \( -name '*-sd?' -o -name '*.qcow2' \) -delete
     fi
-  fi
-  echo "  load before converting: $(cut -d' ' -f1-3 /proc/loadavg)"
-  for tool in $order; do
-    case $tool in
-      virt-v2v)
-        t=v2v
-        timed "$GD/$t.log" "$GD/$t.time" \
-          virt-v2v -i ova "$ova" -o local -os "$GD/v2v" -of qcow2
-        ;;
-      hyper2kvm)
-        t=h2k
-        timed "$GD/$t.log" "$GD/$t.time" \
-          "$H2K" ova "$ova" -o "$GD/h2k-out" --conversion-dir "$GD/h2k-conv" --no-validate
-        ;;
-    esac
-    rc=$?
-    echo "  $tool: exit $rc, $(fmt_time "$GD/$t.time" |
-      awk '{print $1 " s wall, " $2 " s CPU, " $3 " MiB peak RSS"}')"
-    [ "$rc" = 0 ] || tail -5 "$GD/$t.log" | sed 's/^/  | /'
+    mkdir -p "$RD/v2v" "$RD/h2k-out" "$RD/h2k-conv"
+    if [ $(((n + run) % 2)) = 0 ]; then order="virt-v2v hyper2kvm"; else order="hyper2kvm virt-v2v"; fi
+    if [ "${BENCH_LOCK:-1}" != 0 ]; then
+      exec 9>"$LOCK"
+      if ! flock -n 9; then
+        echo "vs-virt-v2v: waiting for the qemu lock $LOCK" >&2
+        flock 9
+      fi
+    fi
+    for tool in $order; do
+      load=$(cut -d' ' -f1-3 /proc/loadavg)
+      case $tool in
+        virt-v2v)
+          t=v2v
+          timed "$RD/$t.log" "$RD/$t.time" \
+            virt-v2v -i ova "$ova" -o local -os "$RD/v2v" -of qcow2
+          ;;
+        hyper2kvm)
+          t=h2k
+          timed "$RD/$t.log" "$RD/$t.time" \
+            "$H2K" ova "$ova" -o "$RD/h2k-out" --conversion-dir "$RD/h2k-conv" --no-validate
+          ;;
+      esac
+      rc=$?
+      read -r wall cpu rss < <(fmt_time "$RD/$t.time")
+      echo "  run $run: $tool: exit $rc, $wall s wall, $cpu s CPU (user+sys), $rss MiB peak RSS; load before: $load"
+      if [ "$rc" != 0 ]; then
+        tail -5 "$RD/$t.log" | sed 's/^/  | /'
+        wall=- cpu=-
+      fi
+      if [ "$t" = v2v ]; then
+        v_walls+=("$wall") v_cpus+=("$cpu")
+        [ "$rc" = 0 ] && [ "$rss" -gt "$v_rss" ] && v_rss=$rss
+      else
+        h_walls+=("$wall") h_cpus+=("$cpu")
+        [ "$rc" = 0 ] && [ "$rss" -gt "$h_rss" ] && h_rss=$rss
+      fi
+    done
+    [ "${BENCH_LOCK:-1}" != 0 ] && exec 9>&-
   done
-  [ "${BENCH_LOCK:-1}" != 0 ] && exec 9>&-
-  grep -aE 'warning' "$GD/v2v.log" | sed 's/^/  virt-v2v /'
+  grep -aE 'warning' "$RD/v2v.log" | sed 's/^/  virt-v2v /'
+  # shellcheck disable=SC2016 # backquotes are markdown here
+  grep -aE '^- `\(command\)`: ' "$RD"/h2k-out/*/report.md 2>/dev/null |
+    sed 's/^- `(command)`: /  hyper2kvm in the appliance: /'
 
-  v2v_img=$(find "$GD/v2v" -maxdepth 1 -name '*-sda' | head -1)
-  h2k_img=$(find "$GD/h2k-out" -mindepth 2 -maxdepth 2 -name '*.qcow2' | head -1)
+  # boot the outputs of the last run
+  v2v_img=$(find "$RD/v2v" -maxdepth 1 -name '*-sda' | head -1)
+  h2k_img=$(find "$RD/h2k-out" -mindepth 2 -maxdepth 2 -name '*.qcow2' | head -1)
   boot "$v2v_img" v2v "$mac"
   v_boot=$B_BOOT v_net=$B_NET v_secs=$B_SECS
   boot "$h2k_img" h2k "$mac"
   h_boot=$B_BOOT h_net=$B_NET h_secs=$B_SECS
 
-  read -r v_wall v_cpu v_rss < <(fmt_time "$GD/v2v.time")
-  read -r h_wall h_cpu h_rss < <(fmt_time "$GD/h2k.time")
+  v_wall=$(median "${v_walls[@]}") v_cpu=$(median "${v_cpus[@]}")
+  h_wall=$(median "${h_walls[@]}") h_cpu=$(median "${h_cpus[@]}")
   v_mib=$([ -n "$v2v_img" ] && du -m "$v2v_img" | cut -f1 || echo -)
   h_mib=$([ -n "$h2k_img" ] && du -m "$h2k_img" | cut -f1 || echo -)
   ratio=$(awk -v h="$h_wall" -v v="$v_wall" 'BEGIN { if (v + 0 > 0 && h + 0 > 0) printf "%.2f", h / v; else print "-" }')
+  cratio=$(awk -v h="$h_cpu" -v v="$v_cpu" 'BEGIN { if (v + 0 > 0 && h + 0 > 0) printf "%.2f", h / v; else print "-" }')
   verdict_time=$(awk -v r="$ratio" 'BEGIN { if (r == "-") print "n/a"; else if (r + 0 <= 0.6) print "met"; else print "MISSED" }')
   verdict_boot=$([ "$h_boot$h_net" = yy ] && echo met || echo MISSED)
 
   echo
-  echo "guest: $name"
+  echo "guest: $name (median of $RUNS run(s); wall per run: virt-v2v ${v_walls[*]}, hyper2kvm ${h_walls[*]})"
   echo "| tool | wall_s | cpu_s | peak_rss_MiB | out_MiB | boots | network | boot_s |"
   echo "|---|---|---|---|---|---|---|---|"
   echo "| virt-v2v | $v_wall | $v_cpu | $v_rss | $v_mib | $v_boot | $v_net | $v_secs |"
   echo "| hyper2kvm | $h_wall | $h_cpu | $h_rss | $h_mib | $h_boot | $h_net | $h_secs |"
-  echo "ratio hyper2kvm/virt-v2v wall: $ratio (target <= 0.60: $verdict_time); hyper2kvm boots with network: $verdict_boot"
-  summary+=("$name: ratio $ratio ($verdict_time); hyper2kvm boot=$h_boot network=$h_net ($verdict_boot); virt-v2v boot=$v_boot network=$v_net")
+  echo "ratio hyper2kvm/virt-v2v: wall $ratio (target <= 0.60: $verdict_time), CPU $cratio; hyper2kvm boots with network: $verdict_boot"
+  summary+=("$name: wall ratio $ratio ($verdict_time), CPU ratio $cratio; hyper2kvm boot=$h_boot network=$h_net ($verdict_boot); virt-v2v boot=$v_boot network=$v_net")
 done
 
 echo
