@@ -185,7 +185,7 @@ for ova in "$@"; do
   mkdir -p "$GD"
   mac=$(printf '52:54:00:b2:%02x:%02x' $((n / 256)) $((n % 256)))
   echo
-  echo "=== $name: $ova ($(du -m "$ova" | cut -f1) MiB), $RUNS run(s) per tool, boot MAC $mac"
+  echo "=== $name: $ova ($(du -m "$ova" | cut -f1) MiB, sha256 $(sha256sum "$ova" | cut -c1-12)), $RUNS run(s) per tool, boot MAC $mac"
   v_walls=() v_cpus=() h_walls=() h_cpus=() v_rss=0 h_rss=0
   for run in $(seq "$RUNS"); do
     RD="$GD/run$run"
