@@ -59,7 +59,7 @@ for mode in plain zlib zstd; do
     mh=$(median "${ht[@]}"); mq=$(median "${qt[@]}")
     # the pipeline's conversion directory holds no image copy for local input
     conv="$D/conv"; rm -rf "$conv" "$D/jobout"
-    "$H2K" local "$in" -q --keep-temp --conversion-dir "$conv" -o "$D/jobout" --vm-name b "${h2k_opts[@]}" >/dev/null
+    "$H2K" local "$in" -q --no-inspect --no-validate --keep-temp --conversion-dir "$conv" -o "$D/jobout" --vm-name b "${h2k_opts[@]}" >/dev/null
     cbytes=$(find "$conv" -type f ! -name checkpoint.json ! -name lock ! -name .hyper2kvm-job -printf '%s\n' | awk '{s+=$1} END {print s+0}')
     rm -rf "$D/jobout"
     printf '%-12s %-6s %9s %9s %7.2f %8dM %8dM %s\n' "$name" "$mode" "$mh" "$mq" \

@@ -1,6 +1,7 @@
 #include "guest/appliance.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -148,6 +149,7 @@ int h2k_appliance_close(h2k_appliance *a, h2k_error *err) {
   guestfs_close(a->g);
   free(a->root);
   h2k_app_strv_free(a->mountpoints);
+  h2k_app_forget(a);
   free(a);
   return rc;
 }
@@ -180,12 +182,59 @@ char *h2k_app_read(h2k_appliance *a, const char *path, h2k_error *err) {
   return text;
 }
 
+void h2k_app_forget(h2k_appliance *a) {
+  for (size_t i = 0; i < a->n_cache; i++) {
+    free(a->cache[i].path);
+    free(a->cache[i].text);
+  }
+  free(a->cache);
+  a->cache = NULL;
+  a->n_cache = 0;
+}
+
+static struct h2k_app_cached *cached(h2k_appliance *a, const char *path) {
+  for (size_t i = 0; i < a->n_cache; i++)
+    if (!strcmp(a->cache[i].path, path))
+      return &a->cache[i];
+  return NULL;
+}
+
+/* Remember `text` (may be NULL: absent) as the content of `path`. */
+static void remember(h2k_appliance *a, const char *path, const char *text) {
+  struct h2k_app_cached *c = cached(a, path);
+  if (!c) {
+    c = realloc(a->cache, (a->n_cache + 1) * sizeof *c);
+    if (!c)
+      return;
+    a->cache = c;
+    c = &a->cache[a->n_cache];
+    c->path = strdup(path);
+    c->text = NULL;
+    if (!c->path)
+      return;
+    a->n_cache++;
+  }
+  free(c->text);
+  c->text = text ? strdup(text) : NULL;
+  if (text && !c->text) { /* out of memory: drop the entry */
+    free(c->path);
+    *c = a->cache[--a->n_cache];
+  }
+}
+
 char *h2k_app_read_opt(h2k_appliance *a, const char *path) {
-  if (!h2k_app_is_file(a, path))
+  struct h2k_app_cached *c = cached(a, path);
+  if (c)
+    return c->text ? strdup(c->text) : NULL;
+  if (!h2k_app_is_file(a, path)) {
+    remember(a, path, NULL);
     return NULL;
+  }
   h2k_error e = {0};
   char *t = h2k_app_read(a, path, &e);
-  if (!t)
+  if (t)
+    remember(a, path, t);
+  else
     h2k_warn("%s", h2k_error_text(&e));
   h2k_err_clear(&e);
   return t;
@@ -193,6 +242,7 @@ char *h2k_app_read_opt(h2k_appliance *a, const char *path) {
 
 int h2k_app_write(h2k_appliance *a, const char *path, const char *text,
                   h2k_error *err) {
+  h2k_app_forget(a); /* a symlink may make two cached paths one file */
   if (guestfs_write(a->g, path, text, strlen(text)) < 0) {
     h2k_err_set(err, H2K_E_STAGE, "cannot write %s in the guest: %s", path,
                 h2k_app_error(a));
@@ -231,10 +281,67 @@ char *h2k_app_sh(h2k_appliance *a, const char *cmd, h2k_error *err) {
       "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:"
       "/bin LC_ALL=C; %s",
       cmd);
+  h2k_app_forget(a);
   char *out = full ? guestfs_sh(a->g, full) : NULL;
   free(full);
   if (!out)
     h2k_err_set(err, H2K_E_STAGE, "'%s' failed in the guest: %s", cmd,
                 h2k_app_error(a));
   return out;
+}
+
+#define BG_DIR "/tmp/.h2k-bg"
+
+int h2k_app_spawn(h2k_appliance *a, const char *tag, const char *cmd,
+                  h2k_error *err) {
+  /* The job's own subshell records "exit-status start-ns end-ns" and renames
+   * the file into place, so h2k_app_wait never reads half a line. Every fd
+   * is redirected: guestfs_sh returns when the shell's stdout closes. */
+  char *bg = h2k_strdup_printf(
+      "mkdir -p " BG_DIR " && cd / && ( s=$(date +%%s%%N 2>/dev/null); "
+      "( %s ) </dev/null >" BG_DIR "/%s.out 2>&1; rc=$?; "
+      "e=$(date +%%s%%N 2>/dev/null); echo \"$rc $s $e\" >" BG_DIR
+      "/%s.tmp; mv " BG_DIR "/%s.tmp " BG_DIR "/%s.rc ) </dev/null "
+      ">/dev/null 2>&1 &",
+      cmd, tag, tag, tag, tag);
+  char *out = bg ? h2k_app_sh(a, bg, err) : NULL;
+  free(bg);
+  if (!out) {
+    h2k_err_wrap(err, "cannot start '%s' in the guest", cmd);
+    return -1;
+  }
+  free(out);
+  return 0;
+}
+
+char *h2k_app_wait(h2k_appliance *a, const char *tag, const char *cmd,
+                   double *seconds, h2k_error *err) {
+  /* One round trip: wait, print "status\n" then the output, clean up. */
+  char *poll = h2k_strdup_printf(
+      "while [ ! -e " BG_DIR "/%s.rc ]; do sleep 0.2 2>/dev/null || sleep 1; "
+      "done; cat " BG_DIR "/%s.rc " BG_DIR "/%s.out; rm -f " BG_DIR
+      "/%s.rc " BG_DIR "/%s.out; rmdir " BG_DIR " 2>/dev/null; true",
+      tag, tag, tag, tag, tag);
+  char *all = poll ? h2k_app_sh(a, poll, err) : NULL;
+  free(poll);
+  *seconds = 0;
+  if (!all) {
+    h2k_err_wrap(err, "waiting for '%s' in the guest", cmd);
+    return NULL;
+  }
+  int rc = -1;
+  unsigned long long start = 0, end = 0;
+  int fields = sscanf(all, "%d %llu %llu", &rc, &start, &end);
+  if (fields >= 3 && end > start)
+    *seconds = (double)(end - start) / 1e9;
+  char *nl = strchr(all, '\n');
+  char *output = strdup(nl ? nl + 1 : "");
+  free(all);
+  if (fields < 1 || rc != 0 || !output) {
+    h2k_err_set(err, H2K_E_STAGE, "'%s' failed in the guest (exit %d): %s", cmd,
+                rc, output ? output : "");
+    free(output);
+    return NULL;
+  }
+  return output;
 }

@@ -15,6 +15,13 @@ typedef struct h2k_appliance {
   char *root;         /* inspection root device, once mounted */
   char **mountpoints; /* "/", "/dev/sda1", "/boot", ... pairs */
   double launch_s;
+  /* Guest files read since the guest last changed: under TCG every read
+   * costs two round trips, and the detectors and fixers read the same
+   * files. A NULL text records an absent file. */
+  struct h2k_app_cached {
+    char *path, *text;
+  } * cache;
+  size_t n_cache;
 } h2k_appliance;
 
 /* Launch on `drives` (qcow2 overlays, writable, in disk order).
@@ -37,7 +44,8 @@ bool h2k_app_is_file(h2k_appliance *a, const char *path);
 bool h2k_app_is_dir(h2k_appliance *a, const char *path);
 /* The file's content (NUL-terminated, malloc'ed), or NULL with err set. */
 char *h2k_app_read(h2k_appliance *a, const char *path, h2k_error *err);
-/* The file's content, or NULL when it does not exist (no error). */
+/* The file's content, or NULL when it does not exist (no error). Served
+ * from the read cache until the guest changes. */
 char *h2k_app_read_opt(h2k_appliance *a, const char *path);
 /* Replace the file's content, keeping its mode and owner. */
 int h2k_app_write(h2k_appliance *a, const char *path, const char *text,
@@ -49,6 +57,22 @@ void h2k_app_strv_free(char **v);
 /* Run a shell command inside the guest (chroot), output captured. NULL and
  * err set (with the command's output) when it fails. */
 char *h2k_app_sh(h2k_appliance *a, const char *cmd, h2k_error *err);
+
+/* Start a shell command in the background inside the guest (chroot), so
+ * that the appliance's two vCPUs can run two long guest tools at once.
+ * `tag` names it (letters, digits, '-'); its output, exit status and
+ * duration are kept in /tmp/.h2k-bg in the guest until h2k_app_wait. */
+int h2k_app_spawn(h2k_appliance *a, const char *tag, const char *cmd,
+                  h2k_error *err);
+/* Wait for the background command `tag` and remove its files. Returns its
+ * output (malloc'ed) and its run time in *seconds, or NULL + err (with the
+ * output) when it exited non-zero. */
+char *h2k_app_wait(h2k_appliance *a, const char *tag, const char *cmd,
+                   double *seconds, h2k_error *err);
+
+/* Forget cached reads: call after changing the guest other than through
+ * h2k_app_write/h2k_app_sh/h2k_app_spawn/h2k_app_wait (which do it). */
+void h2k_app_forget(h2k_appliance *a);
 
 /* The last libguestfs error message. */
 const char *h2k_app_error(h2k_appliance *a);

@@ -55,6 +55,10 @@ int h2k_fix_boot_cmdline(h2k_fix_ctx *c, h2k_error *err);  /* grub, BLS, ... */
 int h2k_fix_grub_regen(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_initramfs_config(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err);
+/* The same in two halves: the rebuild runs in the background between them.
+ * start returns a job (NULL + err on failure) that finish consumes. */
+void *h2k_fix_initramfs_regen_start(h2k_fix_ctx *c, h2k_error *err);
+int h2k_fix_initramfs_regen_finish(h2k_fix_ctx *c, void *job, h2k_error *err);
 int h2k_fix_network(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_guest_agent(h2k_fix_ctx *c, h2k_error *err);

@@ -138,30 +138,75 @@ static int verify_initrd(h2k_fix_ctx *c, const h2k_guest_kernel *k,
   return rc;
 }
 
-int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err) {
-  const h2k_guest_kernel *k = boot_kernel(c->id);
-  if (!k)
-    return 0;
-  char *initrd = k->initrd ? strdup(k->initrd) : default_initrd(c, k->version);
-  char *build = NULL, *list = NULL;
-  commands_for(c, k, initrd, &build, &list);
-  int rc = -1;
-  if (build && list) {
-    char *why = h2k_strdup_printf("rebuild the initramfs of %s with the "
-                                  "virtio drivers",
-                                  k->version);
-    char *out = h2k_fix_run(c, build, why ? why : "rebuild the initramfs", err);
-    free(why);
-    if (out) {
-      h2k_debug("%s", out);
-      free(out);
-      rc = verify_initrd(c, k, list, err);
-    }
-  } else {
-    h2k_err_set(err, H2K_E_STAGE, "no known initramfs tool for %s", k->version);
+/* The boot kernel's rebuild: started in the background, so that GRUB's
+ * regeneration can run on the appliance's other vCPU meanwhile. */
+typedef struct {
+  const h2k_guest_kernel *k;
+  char *build, *list, *why;
+  double t0;
+} regen_job;
+
+static void regen_job_free(regen_job *j) {
+  free(j->build);
+  free(j->list);
+  free(j->why);
+  free(j);
+}
+
+void *h2k_fix_initramfs_regen_start(h2k_fix_ctx *c, h2k_error *err) {
+  regen_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    h2k_err_set(err, H2K_E_FAIL, "out of memory");
+    return NULL;
   }
-  free(build);
-  free(list);
+  j->k = boot_kernel(c->id);
+  if (!j->k)
+    return j; /* nothing to rebuild */
+  char *initrd =
+      j->k->initrd ? strdup(j->k->initrd) : default_initrd(c, j->k->version);
+  commands_for(c, j->k, initrd, &j->build, &j->list);
   free(initrd);
+  j->why = h2k_strdup_printf("rebuild the initramfs of %s with the virtio "
+                             "drivers",
+                             j->k->version);
+  if (!j->build || !j->list || !j->why) {
+    h2k_err_set(err, H2K_E_STAGE, "no known initramfs tool for %s",
+                j->k->version);
+    regen_job_free(j);
+    return NULL;
+  }
+  h2k_info("running '%s' in the guest (background)", j->build);
+  j->t0 = h2k_now_monotonic();
+  if (h2k_app_spawn(c->a, "initramfs", j->build, err) < 0) {
+    regen_job_free(j);
+    return NULL;
+  }
+  return j;
+}
+
+int h2k_fix_initramfs_regen_finish(h2k_fix_ctx *c, void *job, h2k_error *err) {
+  regen_job *j = job;
+  if (!j->k) {
+    regen_job_free(j);
+    return 0;
+  }
+  double secs = 0;
+  char *out = h2k_app_wait(c->a, "initramfs", j->build, &secs, err);
+  int rc = -1;
+  if (out) {
+    if (secs <= 0) /* the guest could not time it */
+      secs = h2k_now_monotonic() - j->t0;
+    h2k_changes_add(c->log, "(command)", 0, NULL, j->build, "%s (%.0f s)",
+                    j->why, secs);
+    h2k_debug("%s", out);
+    free(out);
+    rc = verify_initrd(c, j->k, j->list, err);
+  }
+  regen_job_free(j);
   return rc;
+}
+
+int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err) {
+  void *job = h2k_fix_initramfs_regen_start(c, err);
+  return job ? h2k_fix_initramfs_regen_finish(c, job, err) : -1;
 }

@@ -109,6 +109,7 @@ int h2k_fix_guest_agent(h2k_fix_ctx *c, h2k_error *err) {
                      "hyper2kvm-guest-agent.service";
   if (h2k_app_write(c->a, unit, firstboot_unit, err) < 0)
     return -1;
+  h2k_app_forget(c->a);
   if (guestfs_ln_sf(c->a->g, unit, link) < 0) {
     h2k_err_set(err, H2K_E_STAGE, "cannot enable %s: %s", unit,
                 h2k_app_error(c->a));

@@ -65,12 +65,10 @@ static void os_facts(h2k_appliance *a, h2k_guest_identity *id) {
   id->root_device = strdup(r);
 }
 
-/* UEFI when the first disk has a GPT EFI system partition. */
-static enum h2k_fw firmware_of(h2k_appliance *a) {
-  char *pt = guestfs_part_get_parttype(a->g, "/dev/sda");
-  bool gpt = pt && !strcmp(pt, "gpt");
-  free(pt);
-  if (!gpt)
+/* UEFI when the first disk has a GPT EFI system partition. The partition
+ * table type comes from blkid, already run on every disk by storage_of. */
+static enum h2k_fw firmware_of(h2k_appliance *a, const char *first_pttype) {
+  if (!first_pttype || strcmp(first_pttype, "gpt") != 0)
     return H2K_GUEST_FW_BIOS;
   struct guestfs_partition_list *parts = guestfs_part_list(a->g, "/dev/sda");
   enum h2k_fw fw = H2K_GUEST_FW_BIOS;
@@ -238,28 +236,45 @@ static void kernels_of(h2k_appliance *a, h2k_guest_identity *id) {
 }
 
 /* Does the boot kernel's initramfs already hold virtio_blk? Listed with
- * the guest's own tool (a converted guest needs no rebuild). */
-static void initrd_virtio_of(h2k_appliance *a, h2k_guest_identity *id) {
-  for (size_t i = 0; i < id->n_kernels; i++) {
+ * the guest's own tool (a converted guest needs no rebuild). The listing
+ * takes seconds under TCG, so it runs in the background while the rest of
+ * the inspection goes on: start it, and later collect it. */
+static h2k_guest_kernel *
+initrd_listing_start(h2k_appliance *a, h2k_guest_identity *id, char **cmd) {
+  *cmd = NULL;
+  const char *lister = id->initramfs == H2K_INITRD_INITRAMFS_TOOLS
+                           ? "lsinitramfs"
+                       : id->initramfs == H2K_INITRD_DRACUT ? "lsinitrd"
+                                                            : NULL;
+  for (size_t i = 0; lister && i < id->n_kernels; i++) {
     h2k_guest_kernel *k = &id->kernels[i];
     if (!k->is_default || !k->initrd)
       continue;
-    const char *lister = id->initramfs == H2K_INITRD_INITRAMFS_TOOLS
-                             ? "lsinitramfs"
-                         : id->initramfs == H2K_INITRD_DRACUT ? "lsinitrd"
-                                                              : NULL;
-    if (!lister)
-      continue;
-    char *cmd = h2k_strdup_printf("%s '%s'", lister, k->initrd);
+    *cmd = h2k_strdup_printf("%s '%s'", lister, k->initrd);
     h2k_error e = {0};
-    char *listing = cmd ? h2k_app_sh(a, cmd, &e) : NULL;
-    k->initrd_virtio = listing && h2k_initramfs_has_virtio(listing);
-    if (!listing)
-      h2k_debug("%s", h2k_error_text(&e));
+    if (*cmd && h2k_app_spawn(a, "inspect-initrd", *cmd, &e) == 0)
+      return k;
+    h2k_debug("%s", h2k_error_text(&e));
     h2k_err_clear(&e);
-    free(listing);
-    free(cmd);
+    free(*cmd);
+    *cmd = NULL;
   }
+  return NULL;
+}
+
+static void initrd_listing_finish(h2k_appliance *a, h2k_guest_kernel *k,
+                                  char *cmd) {
+  if (!k)
+    return;
+  h2k_error e = {0};
+  double secs = 0;
+  char *listing = h2k_app_wait(a, "inspect-initrd", cmd, &secs, &e);
+  k->initrd_virtio = listing && h2k_initramfs_has_virtio(listing);
+  if (!listing)
+    h2k_debug("%s", h2k_error_text(&e));
+  h2k_err_clear(&e);
+  free(listing);
+  free(cmd);
 }
 
 static bool device_map_stale(h2k_appliance *a) {
@@ -290,14 +305,11 @@ static enum h2k_selinux selinux_of(h2k_appliance *a) {
   return s;
 }
 
-static void add_blkdev(h2k_appliance *a, h2k_guest_storage *st, const char *dev,
-                       const char *fstype) {
-  char **kv = guestfs_blkid(a->g, dev);
+static void add_blkdev(h2k_guest_storage *st, const char *dev,
+                       const char *fstype, char **kv) {
   h2k_blkdev *d = realloc(st->devs, (st->n_devs + 1) * sizeof *d);
-  if (!d) {
-    h2k_app_strv_free(kv);
+  if (!d)
     return;
-  }
   st->devs = d;
   d = &st->devs[st->n_devs++];
   memset(d, 0, sizeof *d);
@@ -311,26 +323,52 @@ static void add_blkdev(h2k_appliance *a, h2k_guest_storage *st, const char *dev,
     else if (!strcmp(kv[i], "LABEL"))
       d->label = strdup(kv[i + 1]);
   }
-  h2k_app_strv_free(kv);
 }
 
+/* Append the NULL-terminated `v` to the list `all` (taking its strings). */
+static void take_all(char ***all, size_t *n, char **v) {
+  for (size_t i = 0; v && v[i]; i++)
+    h2k_strv_push(all, n, v[i]);
+  free(v);
+}
+
+/* Every block device that holds a filesystem, swap or LUKS: whole disks,
+ * partitions, LVs and md arrays, typed by blkid. (guestfs_list_filesystems
+ * would give the same list, but it probes each device again after
+ * inspection did: seconds under TCG.) */
 static void storage_of(h2k_appliance *a, h2k_guest_identity *id,
-                       h2k_guest_storage *st) {
-  char **fs = guestfs_list_filesystems(a->g);
-  for (size_t i = 0; fs && fs[i] && fs[i + 1]; i += 2) {
-    if (!strcmp(fs[i + 1], "unknown"))
-      continue;
-    if (!strcmp(fs[i + 1], "crypto_LUKS"))
-      id->has_luks = true;
-    add_blkdev(a, st, fs[i], fs[i + 1]);
-  }
-  h2k_app_strv_free(fs);
+                       h2k_guest_storage *st, char **sda_pttype) {
+  char **devs = NULL;
+  size_t n = 0;
+  take_all(&devs, &n, guestfs_list_devices(a->g));
+  take_all(&devs, &n, guestfs_list_partitions(a->g));
   char **lvs = guestfs_lvs(a->g);
   id->has_lvm = lvs && lvs[0];
-  h2k_app_strv_free(lvs);
+  take_all(&devs, &n, lvs);
   char **md = guestfs_list_md_devices(a->g);
   id->has_md = md && md[0];
-  h2k_app_strv_free(md);
+  take_all(&devs, &n, md);
+  for (size_t i = 0; i < n; i++) {
+    char **kv = guestfs_blkid(a->g, devs[i]);
+    const char *type = NULL;
+    for (size_t k = 0; kv && kv[k] && kv[k + 1]; k += 2) {
+      if (!strcmp(kv[k], "TYPE") && !type)
+        type = kv[k + 1];
+      else if (!strcmp(kv[k], "PTTYPE") && !strcmp(devs[i], "/dev/sda") &&
+               !*sda_pttype)
+        *sda_pttype = strdup(kv[k + 1]);
+    }
+    /* partition tables, extended partitions and LVM PVs name no
+     * filesystem that fstab could mention */
+    if (type && strcmp(type, "LVM2_member") != 0) {
+      if (!strcmp(type, "crypto_LUKS"))
+        id->has_luks = true;
+      add_blkdev(st, devs[i], type, kv);
+    }
+    h2k_app_strv_free(kv);
+    free(devs[i]);
+  }
+  free(devs);
 }
 
 /* Files whose device names the fixers rewrite. */
@@ -407,7 +445,6 @@ int h2k_guest_inspect(h2k_appliance *a, size_t n_disks, h2k_guest_identity *id,
   memset(id, 0, sizeof *id);
   memset(st, 0, sizeof *st);
   os_facts(a, id);
-  id->firmware = firmware_of(a);
   id->bootloader = bootloader_of(a);
   char *init = guestfs_readlink(a->g, "/sbin/init");
   id->init_systemd = (init && strstr(init, "systemd")) ||
@@ -416,9 +453,13 @@ int h2k_guest_inspect(h2k_appliance *a, size_t n_disks, h2k_guest_identity *id,
   id->net_styles = net_styles_of(a);
   id->initramfs = initramfs_tool_of(a);
   kernels_of(a, id);
-  initrd_virtio_of(a, id);
+  char *list_cmd = NULL;
+  h2k_guest_kernel *listed = initrd_listing_start(a, id, &list_cmd);
   id->device_map_stale = device_map_stale(a);
-  storage_of(a, id, st);
+  char *sda_pttype = NULL;
+  storage_of(a, id, st, &sda_pttype);
+  id->firmware = firmware_of(a, sda_pttype);
+  free(sda_pttype);
   aliases_of(a, n_disks, st);
   h2k_devmap map;
   h2k_guest_storage_devmap(st, &map);
@@ -427,6 +468,7 @@ int h2k_guest_inspect(h2k_appliance *a, size_t n_disks, h2k_guest_identity *id,
                                       "/etc/vmware-tools/locations", NULL};
   id->vmware_tools = any_file(a, tools);
   id->selinux = selinux_of(a);
+  initrd_listing_finish(a, listed, list_cmd);
   return 0;
 }
 
