@@ -290,58 +290,65 @@ char *h2k_app_sh(h2k_appliance *a, const char *cmd, h2k_error *err) {
   return out;
 }
 
-#define BG_DIR "/tmp/.h2k-bg"
+#define PAR_DIR "/tmp/.h2k-par"
+#define PAR_MARK "@@hyper2kvm-job "
 
-int h2k_app_spawn(h2k_appliance *a, const char *tag, const char *cmd,
-                  h2k_error *err) {
-  /* The job's own subshell records "exit-status start-ns end-ns" and renames
-   * the file into place, so h2k_app_wait never reads half a line. Every fd
-   * is redirected: guestfs_sh returns when the shell's stdout closes. */
-  char *bg = h2k_strdup_printf(
-      "mkdir -p " BG_DIR " && cd / && ( s=$(date +%%s%%N 2>/dev/null); "
-      "( %s ) </dev/null >" BG_DIR "/%s.out 2>&1; rc=$?; "
-      "e=$(date +%%s%%N 2>/dev/null); echo \"$rc $s $e\" >" BG_DIR
-      "/%s.tmp; mv " BG_DIR "/%s.tmp " BG_DIR "/%s.rc ) </dev/null "
-      ">/dev/null 2>&1 &",
-      cmd, tag, tag, tag, tag);
-  char *out = bg ? h2k_app_sh(a, bg, err) : NULL;
-  free(bg);
-  if (!out) {
-    h2k_err_wrap(err, "cannot start '%s' in the guest", cmd);
+/* Split the shell's output: for each job a line PAR_MARK "i status start
+ * end", then its output. */
+static void parse_parallel(char *all, h2k_app_job *jobs, size_t n) {
+  char *p = all;
+  while ((p = strstr(p, PAR_MARK))) {
+    p += strlen(PAR_MARK);
+    size_t i = 0;
+    int status = -1;
+    unsigned long long start = 0, end = 0;
+    int got = sscanf(p, "%zu %d %llu %llu", &i, &status, &start, &end);
+    char *body = strchr(p, '\n');
+    if (got < 2 || i >= n || !body)
+      continue;
+    body++;
+    char *next = strstr(body, PAR_MARK);
+    jobs[i].output = next ? strndup(body, (size_t)(next - body)) : strdup(body);
+    jobs[i].status = status;
+    jobs[i].seconds = got == 4 && end > start ? (double)(end - start) / 1e9 : 0;
+    p = body;
+  }
+}
+
+int h2k_app_sh_parallel(h2k_appliance *a, h2k_app_job *jobs, size_t n,
+                        h2k_error *err) {
+  h2k_buf sh = {0};
+  h2k_buf_printf(&sh, "rm -rf " PAR_DIR " && mkdir -p " PAR_DIR " && cd /; ");
+  for (size_t i = 0; i < n; i++) {
+    jobs[i].output = NULL;
+    jobs[i].status = -1;
+    jobs[i].seconds = 0;
+    h2k_buf_printf(
+        &sh,
+        "( s=$(date +%%s%%N 2>/dev/null); ( %s ) </dev/null >" PAR_DIR
+        "/%zu.out 2>&1; rc=$?; echo \"$rc $s $(date +%%s%%N "
+        "2>/dev/null)\" >" PAR_DIR "/%zu.rc ) & ",
+        jobs[i].cmd, i, i);
+  }
+  h2k_buf_printf(&sh, "wait; for i in");
+  for (size_t i = 0; i < n; i++)
+    h2k_buf_printf(&sh, " %zu", i);
+  h2k_buf_printf(&sh, "; do printf '" PAR_MARK "%%s ' $i; cat " PAR_DIR
+                      "/$i.rc " PAR_DIR "/$i.out; done; rm -rf " PAR_DIR);
+  char *all = sh.data ? h2k_app_sh(a, sh.data, err) : NULL;
+  h2k_buf_free(&sh);
+  if (!all) {
+    h2k_err_wrap(err, "cannot run %zu commands at once in the guest", n);
     return -1;
   }
-  free(out);
+  parse_parallel(all, jobs, n);
+  free(all);
   return 0;
 }
 
-char *h2k_app_wait(h2k_appliance *a, const char *tag, const char *cmd,
-                   double *seconds, h2k_error *err) {
-  /* One round trip: wait, print "status\n" then the output, clean up. */
-  char *poll = h2k_strdup_printf(
-      "while [ ! -e " BG_DIR "/%s.rc ]; do sleep 0.2 2>/dev/null || sleep 1; "
-      "done; cat " BG_DIR "/%s.rc " BG_DIR "/%s.out; rm -f " BG_DIR
-      "/%s.rc " BG_DIR "/%s.out; rmdir " BG_DIR " 2>/dev/null; true",
-      tag, tag, tag, tag, tag);
-  char *all = poll ? h2k_app_sh(a, poll, err) : NULL;
-  free(poll);
-  *seconds = 0;
-  if (!all) {
-    h2k_err_wrap(err, "waiting for '%s' in the guest", cmd);
-    return NULL;
+void h2k_app_jobs_free(h2k_app_job *jobs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(jobs[i].output);
+    jobs[i].output = NULL;
   }
-  int rc = -1;
-  unsigned long long start = 0, end = 0;
-  int fields = sscanf(all, "%d %llu %llu", &rc, &start, &end);
-  if (fields >= 3 && end > start)
-    *seconds = (double)(end - start) / 1e9;
-  char *nl = strchr(all, '\n');
-  char *output = strdup(nl ? nl + 1 : "");
-  free(all);
-  if (fields < 1 || rc != 0 || !output) {
-    h2k_err_set(err, H2K_E_STAGE, "'%s' failed in the guest (exit %d): %s", cmd,
-                rc, output ? output : "");
-    free(output);
-    return NULL;
-  }
-  return output;
 }

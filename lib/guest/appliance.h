@@ -58,20 +58,26 @@ void h2k_app_strv_free(char **v);
  * err set (with the command's output) when it fails. */
 char *h2k_app_sh(h2k_appliance *a, const char *cmd, h2k_error *err);
 
-/* Start a shell command in the background inside the guest (chroot), so
- * that the appliance's two vCPUs can run two long guest tools at once.
- * `tag` names it (letters, digits, '-'); its output, exit status and
- * duration are kept in /tmp/.h2k-bg in the guest until h2k_app_wait. */
-int h2k_app_spawn(h2k_appliance *a, const char *tag, const char *cmd,
-                  h2k_error *err);
-/* Wait for the background command `tag` and remove its files. Returns its
- * output (malloc'ed) and its run time in *seconds, or NULL + err (with the
- * output) when it exited non-zero. */
-char *h2k_app_wait(h2k_appliance *a, const char *tag, const char *cmd,
-                   double *seconds, h2k_error *err);
+/* One command of h2k_app_sh_parallel: `cmd` in; the rest out. */
+typedef struct h2k_app_job {
+  const char *cmd;
+  char *output;   /* stdout + stderr, malloc'ed (may be NULL) */
+  int status;     /* exit status, -1 when unknown */
+  double seconds; /* measured in the guest; 0 when it could not be */
+} h2k_app_job;
+
+/* Run `n` shell commands at once inside the guest (chroot), in one guest
+ * shell that waits for all of them, so that the appliance's vCPUs run two
+ * long guest tools side by side. (Not a command left in the background:
+ * libguestfs mounts /proc, /dev and /sys for the guest only while a
+ * command call lasts.) Returns 0 when the shell ran (each job's status
+ * says how its command did), -1 + err when it could not. */
+int h2k_app_sh_parallel(h2k_appliance *a, h2k_app_job *jobs, size_t n,
+                        h2k_error *err);
+void h2k_app_jobs_free(h2k_app_job *jobs, size_t n);
 
 /* Forget cached reads: call after changing the guest other than through
- * h2k_app_write/h2k_app_sh/h2k_app_spawn/h2k_app_wait (which do it). */
+ * h2k_app_write/h2k_app_sh/h2k_app_sh_parallel (which do it). */
 void h2k_app_forget(h2k_appliance *a);
 
 /* The last libguestfs error message. */

@@ -40,6 +40,45 @@ char *h2k_fix_run(h2k_fix_ctx *c, const char *cmd, const char *why,
   return out;
 }
 
+int h2k_fix_run_parallel(h2k_fix_ctx *c, h2k_app_job *jobs,
+                         const char *const *why, size_t n, h2k_error *err) {
+  h2k_app_job run[8];
+  size_t map[8], m = 0;
+  if (n > 8) {
+    h2k_err_set(err, H2K_E_FAIL, "at most 8 guest commands at once (%zu)", n);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!jobs[i].cmd)
+      continue;
+    h2k_info("running '%s' in the guest%s", jobs[i].cmd,
+             n > 1 ? " (at once with the others)" : "");
+    run[m] = (h2k_app_job){.cmd = jobs[i].cmd};
+    map[m++] = i;
+  }
+  if (!m)
+    return 0;
+  double t0 = h2k_now_monotonic();
+  if (h2k_app_sh_parallel(c->a, run, m, err) < 0)
+    return -1;
+  double wall = h2k_now_monotonic() - t0;
+  int rc = 0;
+  for (size_t j = 0; j < m; j++) {
+    h2k_app_job *job = &jobs[map[j]];
+    *job = run[j];
+    double secs = job->seconds > 0 ? job->seconds : wall;
+    if (job->status != 0 && rc == 0) {
+      h2k_err_set(err, H2K_E_STAGE, "'%s' failed in the guest (exit %d): %s",
+                  job->cmd, job->status, job->output ? job->output : "");
+      rc = -1;
+    } else if (job->status == 0) {
+      h2k_changes_add(c->log, "(command)", 0, NULL, job->cmd, "%s (%.0f s)",
+                      why[map[j]], secs);
+    }
+  }
+  return rc;
+}
+
 int h2k_fix_remove(h2k_fix_ctx *c, const char *path, const char *why,
                    h2k_error *err) {
   h2k_app_forget(c->a);
@@ -131,27 +170,24 @@ static bool regens_back_to_back(const h2k_plan *plan, size_t i) {
 }
 
 /* The initramfs rebuild and GRUB's regeneration write different files and
- * each keeps one vCPU busy for tens of seconds under TCG: the rebuild runs
- * in the background while GRUB's regeneration runs in the foreground. */
-static int overlap_regens(h2k_fix_ctx *c, const h2k_plan *plan, size_t i,
-                          h2k_error *err) {
-  void *job = h2k_fix_initramfs_regen_start(c, err);
-  if (!job)
+ * each keeps one vCPU busy for tens of seconds under TCG: run them at once,
+ * then check each result. */
+static int overlap_regens(h2k_fix_ctx *c, h2k_error *err) {
+  h2k_initramfs_regen r;
+  if (h2k_fix_initramfs_regen_prepare(c, &r, err) < 0)
     return -1;
-  h2k_info("fix %zu/%zu: %s (alongside)", i + 2, plan->n,
-           h2k_fix_op_name(H2K_OP_GRUB_REGEN));
-  h2k_error grub_err = {0};
-  int grub_rc = h2k_fix_grub_regen(c, &grub_err);
-  /* always collect the background job, even when GRUB failed */
-  int regen_rc = h2k_fix_initramfs_regen_finish(c, job, err);
-  if (grub_rc < 0) {
-    if (regen_rc == 0)
-      *err = grub_err;
-    else
-      h2k_err_clear(&grub_err);
-    return -1;
-  }
-  return regen_rc;
+  h2k_app_job jobs[2] = {{.cmd = r.build}, {.cmd = h2k_fix_grub_regen_cmd(c)}};
+  const char *why[2] = {r.why, H2K_GRUB_REGEN_WHY};
+  int rc = h2k_fix_run_parallel(c, jobs, why, 2, err);
+  if (rc == 0)
+    rc = h2k_fix_initramfs_regen_verify(c, &r, err);
+  if (rc == 0 && jobs[1].cmd)
+    rc = h2k_fix_grub_regen_after(c, jobs[1].output, err);
+  else if (rc == 0)
+    h2k_info("no grub.cfg to regenerate");
+  h2k_app_jobs_free(jobs, 2);
+  h2k_initramfs_regen_free(&r);
+  return rc;
 }
 
 int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err) {
@@ -165,7 +201,7 @@ int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err) {
     }
     h2k_info("fix %zu/%zu: %s", i + 1, plan->n, name);
     if (regens_back_to_back(plan, i)) {
-      if (overlap_regens(c, plan, i, err) < 0) {
+      if (overlap_regens(c, err) < 0) {
         h2k_err_wrap(err, "fix '%s' failed", name);
         return -1;
       }

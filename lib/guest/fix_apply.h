@@ -55,10 +55,34 @@ int h2k_fix_boot_cmdline(h2k_fix_ctx *c, h2k_error *err);  /* grub, BLS, ... */
 int h2k_fix_grub_regen(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_initramfs_config(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err);
-/* The same in two halves: the rebuild runs in the background between them.
- * start returns a job (NULL + err on failure) that finish consumes. */
-void *h2k_fix_initramfs_regen_start(h2k_fix_ctx *c, h2k_error *err);
-int h2k_fix_initramfs_regen_finish(h2k_fix_ctx *c, void *job, h2k_error *err);
+
+/* The same in halves, so the rebuild can run beside another command:
+ * prepare fills the commands (build NULL: no kernel, nothing to do), the
+ * caller runs `build`, verify lists the result. */
+typedef struct h2k_initramfs_regen {
+  const h2k_guest_kernel *k;
+  char *build, *list, *why;
+} h2k_initramfs_regen;
+int h2k_fix_initramfs_regen_prepare(h2k_fix_ctx *c, h2k_initramfs_regen *r,
+                                    h2k_error *err);
+int h2k_fix_initramfs_regen_verify(h2k_fix_ctx *c, h2k_initramfs_regen *r,
+                                   h2k_error *err);
+void h2k_initramfs_regen_free(h2k_initramfs_regen *r);
+
+/* GRUB's regeneration in halves: the command (NULL: no grub.cfg), then
+ * the name fix on its output. */
+#define H2K_GRUB_REGEN_WHY "regenerate GRUB's configuration"
+const char *h2k_fix_grub_regen_cmd(h2k_fix_ctx *c);
+int h2k_fix_grub_regen_after(h2k_fix_ctx *c, const char *output,
+                             h2k_error *err);
+
+/* Run the jobs at once in the guest (h2k_app_sh_parallel), log each
+ * command with `why[i]` and its duration, and fail (err naming the command
+ * and its output) when one exited non-zero. Jobs with cmd NULL are left
+ * out. */
+int h2k_fix_run_parallel(h2k_fix_ctx *c, h2k_app_job *jobs,
+                         const char *const *why, size_t n, h2k_error *err);
+
 int h2k_fix_network(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_guest_agent(h2k_fix_ctx *c, h2k_error *err);

@@ -9,25 +9,44 @@
 #include "fix/initramfs.h"
 #include "guest/fix_apply.h"
 
+static const h2k_guest_kernel *boot_kernel(const h2k_guest_identity *id);
+
+/* The drivers to add: the four every KVM guest needs, plus virtio_console
+ * and virtio_rng when the boot kernel has them. */
+static size_t modules_for(const h2k_fix_ctx *c, const char *mods[6]) {
+  size_t n = 0;
+  for (size_t i = 0; i < h2k_n_virtio_modules && n < 4; i++)
+    mods[n++] = h2k_virtio_modules[i];
+  const h2k_guest_kernel *k = boot_kernel(c->id);
+  if (k && k->virtio_console)
+    mods[n++] = "virtio_console";
+  if (k && k->virtio_rng)
+    mods[n++] = "virtio_rng";
+  return n;
+}
+
 static char *itools_fn(h2k_fix_ctx *c, const char *path, const char *t,
                        h2k_error *err) {
   (void)path;
-  return h2k_fix_initramfs_tools_modules(t, h2k_virtio_modules,
-                                         h2k_n_virtio_modules, c->log, err);
+  const char *mods[6];
+  size_t n = modules_for(c, mods);
+  return h2k_fix_initramfs_tools_modules(t, mods, n, c->log, err);
 }
 
 static char *mkinitcpio_fn(h2k_fix_ctx *c, const char *path, const char *t,
                            h2k_error *err) {
   (void)path;
-  return h2k_fix_mkinitcpio_conf(t, h2k_virtio_modules, h2k_n_virtio_modules,
-                                 c->log, err);
+  const char *mods[6];
+  size_t n = modules_for(c, mods);
+  return h2k_fix_mkinitcpio_conf(t, mods, n, c->log, err);
 }
 
 static char *suse_kernel_fn(h2k_fix_ctx *c, const char *path, const char *t,
                             h2k_error *err) {
   (void)path;
-  return h2k_fix_suse_sysconfig_kernel(t, h2k_virtio_modules,
-                                       h2k_n_virtio_modules, c->log, err);
+  const char *mods[6];
+  size_t n = modules_for(c, mods);
+  return h2k_fix_suse_sysconfig_kernel(t, mods, n, c->log, err);
 }
 
 /* Create `path` with the output of `fn` on an empty text when missing. */
@@ -43,8 +62,9 @@ static int fix_or_create(h2k_fix_ctx *c, const char *path, h2k_text_fix fn,
 
 static int dracut_conf(h2k_fix_ctx *c, h2k_error *err) {
   char *old = h2k_app_read_opt(c->a, H2K_DRACUT_CONF_PATH);
-  char *out = h2k_fix_dracut_conf(old, h2k_virtio_modules, h2k_n_virtio_modules,
-                                  c->log, err);
+  const char *mods[6];
+  size_t n = modules_for(c, mods);
+  char *out = h2k_fix_dracut_conf(old, mods, n, c->log, err);
   int rc = -1;
   if (out) {
     rc = old && !strcmp(old, out)
@@ -138,75 +158,51 @@ static int verify_initrd(h2k_fix_ctx *c, const h2k_guest_kernel *k,
   return rc;
 }
 
-/* The boot kernel's rebuild: started in the background, so that GRUB's
- * regeneration can run on the appliance's other vCPU meanwhile. */
-typedef struct {
-  const h2k_guest_kernel *k;
-  char *build, *list, *why;
-  double t0;
-} regen_job;
-
-static void regen_job_free(regen_job *j) {
-  free(j->build);
-  free(j->list);
-  free(j->why);
-  free(j);
-}
-
-void *h2k_fix_initramfs_regen_start(h2k_fix_ctx *c, h2k_error *err) {
-  regen_job *j = calloc(1, sizeof *j);
-  if (!j) {
-    h2k_err_set(err, H2K_E_FAIL, "out of memory");
-    return NULL;
-  }
-  j->k = boot_kernel(c->id);
-  if (!j->k)
-    return j; /* nothing to rebuild */
+int h2k_fix_initramfs_regen_prepare(h2k_fix_ctx *c, h2k_initramfs_regen *r,
+                                    h2k_error *err) {
+  memset(r, 0, sizeof *r);
+  r->k = boot_kernel(c->id);
+  if (!r->k)
+    return 0; /* nothing to rebuild */
   char *initrd =
-      j->k->initrd ? strdup(j->k->initrd) : default_initrd(c, j->k->version);
-  commands_for(c, j->k, initrd, &j->build, &j->list);
+      r->k->initrd ? strdup(r->k->initrd) : default_initrd(c, r->k->version);
+  commands_for(c, r->k, initrd, &r->build, &r->list);
   free(initrd);
-  j->why = h2k_strdup_printf("rebuild the initramfs of %s with the virtio "
+  r->why = h2k_strdup_printf("rebuild the initramfs of %s with the virtio "
                              "drivers",
-                             j->k->version);
-  if (!j->build || !j->list || !j->why) {
+                             r->k->version);
+  if (!r->build || !r->list || !r->why) {
     h2k_err_set(err, H2K_E_STAGE, "no known initramfs tool for %s",
-                j->k->version);
-    regen_job_free(j);
-    return NULL;
+                r->k->version);
+    h2k_initramfs_regen_free(r);
+    return -1;
   }
-  h2k_info("running '%s' in the guest (background)", j->build);
-  j->t0 = h2k_now_monotonic();
-  if (h2k_app_spawn(c->a, "initramfs", j->build, err) < 0) {
-    regen_job_free(j);
-    return NULL;
-  }
-  return j;
+  return 0;
 }
 
-int h2k_fix_initramfs_regen_finish(h2k_fix_ctx *c, void *job, h2k_error *err) {
-  regen_job *j = job;
-  if (!j->k) {
-    regen_job_free(j);
-    return 0;
-  }
-  double secs = 0;
-  char *out = h2k_app_wait(c->a, "initramfs", j->build, &secs, err);
-  int rc = -1;
-  if (out) {
-    if (secs <= 0) /* the guest could not time it */
-      secs = h2k_now_monotonic() - j->t0;
-    h2k_changes_add(c->log, "(command)", 0, NULL, j->build, "%s (%.0f s)",
-                    j->why, secs);
-    h2k_debug("%s", out);
-    free(out);
-    rc = verify_initrd(c, j->k, j->list, err);
-  }
-  regen_job_free(j);
-  return rc;
+int h2k_fix_initramfs_regen_verify(h2k_fix_ctx *c, h2k_initramfs_regen *r,
+                                   h2k_error *err) {
+  return r->k ? verify_initrd(c, r->k, r->list, err) : 0;
+}
+
+void h2k_initramfs_regen_free(h2k_initramfs_regen *r) {
+  free(r->build);
+  free(r->list);
+  free(r->why);
+  memset(r, 0, sizeof *r);
 }
 
 int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err) {
-  void *job = h2k_fix_initramfs_regen_start(c, err);
-  return job ? h2k_fix_initramfs_regen_finish(c, job, err) : -1;
+  h2k_initramfs_regen r;
+  if (h2k_fix_initramfs_regen_prepare(c, &r, err) < 0)
+    return -1;
+  int rc = 0;
+  if (r.build) {
+    char *out = h2k_fix_run(c, r.build, r.why, err);
+    h2k_debug("%s", out ? out : "");
+    rc = out ? h2k_fix_initramfs_regen_verify(c, &r, err) : -1;
+    free(out);
+  }
+  h2k_initramfs_regen_free(&r);
+  return rc;
 }

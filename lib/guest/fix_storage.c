@@ -107,23 +107,32 @@ int h2k_fix_boot_cmdline(h2k_fix_ctx *c, h2k_error *err) {
 /* The guest's own grub-mkconfig, then the same name fix on its output: in
  * the appliance grub-probe sees the disks as /dev/sdX, so a guest that
  * still writes device names would get root=/dev/sdX. */
+const char *h2k_fix_grub_regen_cmd(h2k_fix_ctx *c) {
+  if (h2k_app_is_file(c->a, "/boot/grub/grub.cfg"))
+    return h2k_app_is_file(c->a, "/usr/sbin/update-grub")
+               ? "update-grub"
+               : "grub-mkconfig -o /boot/grub/grub.cfg";
+  if (h2k_app_is_file(c->a, "/boot/grub2/grub.cfg"))
+    return "grub2-mkconfig -o /boot/grub2/grub.cfg";
+  return NULL;
+}
+
+int h2k_fix_grub_regen_after(h2k_fix_ctx *c, const char *output,
+                             h2k_error *err) {
+  h2k_debug("grub-mkconfig: %s", output ? output : "");
+  return fix_grub_cfgs(c, err);
+}
+
 int h2k_fix_grub_regen(h2k_fix_ctx *c, h2k_error *err) {
-  const char *cmd = NULL;
-  if (h2k_app_is_file(c->a, "/boot/grub/grub.cfg")) {
-    cmd = h2k_app_is_file(c->a, "/usr/sbin/update-grub")
-              ? "update-grub"
-              : "grub-mkconfig -o /boot/grub/grub.cfg";
-  } else if (h2k_app_is_file(c->a, "/boot/grub2/grub.cfg")) {
-    cmd = "grub2-mkconfig -o /boot/grub2/grub.cfg";
-  }
+  const char *cmd = h2k_fix_grub_regen_cmd(c);
   if (!cmd) {
     h2k_info("no grub.cfg to regenerate");
     return 0;
   }
-  char *out = h2k_fix_run(c, cmd, "regenerate GRUB's configuration", err);
+  char *out = h2k_fix_run(c, cmd, H2K_GRUB_REGEN_WHY, err);
   if (!out)
     return -1;
-  h2k_debug("%s: %s", cmd, out);
+  int rc = h2k_fix_grub_regen_after(c, out, err);
   free(out);
-  return fix_grub_cfgs(c, err);
+  return rc;
 }

@@ -229,6 +229,12 @@ static void kernels_of(h2k_appliance *a, h2k_guest_identity *id) {
                     module_present(a, v[i], "drivers/block", "virtio_blk");
     k->virtio_net = builtin(a, v[i], "VIRTIO_NET") ||
                     module_present(a, v[i], "drivers/net", "virtio_net");
+    k->virtio_console =
+        builtin(a, v[i], "VIRTIO_CONSOLE") ||
+        module_present(a, v[i], "drivers/char", "virtio_console");
+    k->virtio_rng =
+        builtin(a, v[i], "HW_RANDOM_VIRTIO") ||
+        module_present(a, v[i], "drivers/char/hw_random", "virtio-rng");
   }
   if (id->n_kernels)
     id->kernels[id->n_kernels - 1].is_default = true;
@@ -236,12 +242,8 @@ static void kernels_of(h2k_appliance *a, h2k_guest_identity *id) {
 }
 
 /* Does the boot kernel's initramfs already hold virtio_blk? Listed with
- * the guest's own tool (a converted guest needs no rebuild). The listing
- * takes seconds under TCG, so it runs in the background while the rest of
- * the inspection goes on: start it, and later collect it. */
-static h2k_guest_kernel *
-initrd_listing_start(h2k_appliance *a, h2k_guest_identity *id, char **cmd) {
-  *cmd = NULL;
+ * the guest's own tool (a converted guest needs no rebuild). */
+static void initrd_virtio_of(h2k_appliance *a, h2k_guest_identity *id) {
   const char *lister = id->initramfs == H2K_INITRD_INITRAMFS_TOOLS
                            ? "lsinitramfs"
                        : id->initramfs == H2K_INITRD_DRACUT ? "lsinitrd"
@@ -250,31 +252,16 @@ initrd_listing_start(h2k_appliance *a, h2k_guest_identity *id, char **cmd) {
     h2k_guest_kernel *k = &id->kernels[i];
     if (!k->is_default || !k->initrd)
       continue;
-    *cmd = h2k_strdup_printf("%s '%s'", lister, k->initrd);
+    char *cmd = h2k_strdup_printf("%s '%s'", lister, k->initrd);
     h2k_error e = {0};
-    if (*cmd && h2k_app_spawn(a, "inspect-initrd", *cmd, &e) == 0)
-      return k;
-    h2k_debug("%s", h2k_error_text(&e));
+    char *listing = cmd ? h2k_app_sh(a, cmd, &e) : NULL;
+    k->initrd_virtio = listing && h2k_initramfs_has_virtio(listing);
+    if (!listing)
+      h2k_debug("%s", h2k_error_text(&e));
     h2k_err_clear(&e);
-    free(*cmd);
-    *cmd = NULL;
+    free(listing);
+    free(cmd);
   }
-  return NULL;
-}
-
-static void initrd_listing_finish(h2k_appliance *a, h2k_guest_kernel *k,
-                                  char *cmd) {
-  if (!k)
-    return;
-  h2k_error e = {0};
-  double secs = 0;
-  char *listing = h2k_app_wait(a, "inspect-initrd", cmd, &secs, &e);
-  k->initrd_virtio = listing && h2k_initramfs_has_virtio(listing);
-  if (!listing)
-    h2k_debug("%s", h2k_error_text(&e));
-  h2k_err_clear(&e);
-  free(listing);
-  free(cmd);
 }
 
 static bool device_map_stale(h2k_appliance *a) {
@@ -453,8 +440,7 @@ int h2k_guest_inspect(h2k_appliance *a, size_t n_disks, h2k_guest_identity *id,
   id->net_styles = net_styles_of(a);
   id->initramfs = initramfs_tool_of(a);
   kernels_of(a, id);
-  char *list_cmd = NULL;
-  h2k_guest_kernel *listed = initrd_listing_start(a, id, &list_cmd);
+  initrd_virtio_of(a, id);
   id->device_map_stale = device_map_stale(a);
   char *sda_pttype = NULL;
   storage_of(a, id, st, &sda_pttype);
@@ -468,7 +454,6 @@ int h2k_guest_inspect(h2k_appliance *a, size_t n_disks, h2k_guest_identity *id,
                                       "/etc/vmware-tools/locations", NULL};
   id->vmware_tools = any_file(a, tools);
   id->selinux = selinux_of(a);
-  initrd_listing_finish(a, listed, list_cmd);
   return 0;
 }
 

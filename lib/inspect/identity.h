@@ -43,6 +43,8 @@ typedef struct h2k_guest_kernel {
   bool virtio_blk; /* module file present or CONFIG_VIRTIO_BLK=y */
   bool virtio_net;
   bool virtio_builtin; /* virtio_blk built into the kernel */
+  bool virtio_console; /* module file present or built in */
+  bool virtio_rng;     /* (the optional drivers the initramfs gets too) */
   bool initrd_virtio;  /* its initramfs already holds virtio_blk */
   bool is_default;     /* the kernel the bootloader starts */
 } h2k_guest_kernel;

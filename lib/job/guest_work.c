@@ -75,6 +75,10 @@ static json_object *kernels_json(const h2k_guest_identity *id) {
                            json_object_new_boolean(k->virtio_blk));
     json_object_object_add(o, "virtio_net",
                            json_object_new_boolean(k->virtio_net));
+    json_object_object_add(o, "virtio_console",
+                           json_object_new_boolean(k->virtio_console));
+    json_object_object_add(o, "virtio_rng",
+                           json_object_new_boolean(k->virtio_rng));
     json_object_object_add(o, "virtio_blk_builtin",
                            json_object_new_boolean(k->virtio_builtin));
     json_object_object_add(o, "initrd_has_virtio_blk",

@@ -121,7 +121,10 @@ static void plan_initramfs(const h2k_guest_identity *id, const h2k_plan_opts *o,
   }
   add_step(p, H2K_OP_INITRAMFS_CONFIG,
            "make the guest's initramfs tool include virtio_blk, virtio_scsi, "
-           "virtio_pci and virtio_net");
+           "virtio_pci and virtio_net%s",
+           k && (k->virtio_console || k->virtio_rng)
+               ? " (and virtio_console/virtio_rng, which the kernel has)"
+               : "");
   add_step(p, H2K_OP_INITRAMFS_REGEN,
            "rebuild the initramfs of %s so it can find the root disk on "
            "virtio%s",

@@ -23,7 +23,10 @@
 #      the same disk, and a TCG boot takes minutes.
 #   5. the source files' sha256 are unchanged
 #   6. the report lists the fixes applied (report.json guest.changes, not
-#      empty)
+#      empty), among them virtio_console and virtio_rng in the initramfs
+#      configuration (the guest's kernel has both as modules)
+#   7. (debian12-vmware, ova) `hyper2kvm inspect` on the output finds
+#      nothing left to fix
 #
 # Guests: taken from the cache (H2K_GUEST_CACHE, see build-guests.sh). When
 # they are missing or stale, they are built if H2K_REQUIRE_GUESTS=1 (as
@@ -270,6 +273,16 @@ if [ $? = 0 ]; then
 else
   nok "the report lists the fixes applied: $(tail -1 "$W/fixes.txt")"
 fi
+
+# the initramfs config names the optional virtio drivers too (Debian's
+# kernel has virtio_console and virtio_rng as modules)
+for mod in virtio_console virtio_rng; do
+  if grep -q "$mod" "$W/fixes.txt"; then
+    ok "the initramfs configuration adds $mod, which the guest's kernel has"
+  else
+    nok "the initramfs configuration adds $mod: not in the report's changes ($W/fixes.txt)"
+  fi
+done
 
 # Converting again changes nothing: inspect the output; the plan holds only
 # steps whose edits find nothing left to change (ova kind of the VMware-style
