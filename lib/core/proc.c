@@ -12,8 +12,8 @@
 
 extern char **environ;
 
-#define OUTPUT_LIMIT (1 << 20) /* keep at most this much of a child's output   \
-                                */
+/* keep at most this much of a child's output */
+#define OUTPUT_LIMIT (1 << 20)
 
 static void read_all(int fd, h2k_buf *out) {
   char chunk[4096];

@@ -525,9 +525,8 @@ h2k_writer *h2k_qcow2_writer_new(int fd, const char *path,
                 cluster_size);
     return NULL;
   }
-  uint64_t l1_entries =
-      h2k_qcow2_l1_entries_for((virtual_size + 511) & ~UINT64_C(511),
-                               (uint32_t)bits);
+  uint64_t l1_entries = h2k_qcow2_l1_entries_for(
+      (virtual_size + 511) & ~UINT64_C(511), (uint32_t)bits);
   if (l1_entries * 8 > QCOW2_MAX_L1_BYTES) {
     h2k_err_set(err, H2K_E_USAGE,
                 "QCOW2: cluster size %u is too small for a %llu-byte disk "

@@ -31,7 +31,8 @@ typedef struct want_change {
 #define CHANGES(arr) arr, sizeof arr / sizeof arr[0]
 
 static void check_str_eq(const char *what, const char *got, const char *want) {
-  int differ = (got == NULL || want == NULL) ? got != want : strcmp(got, want) != 0;
+  int differ =
+      (got == NULL || want == NULL) ? got != want : strcmp(got, want) != 0;
   if (differ)
     fail_msg("%s: got \"%s\", want \"%s\"", what, got ? got : "(null)",
              want ? want : "(null)");
