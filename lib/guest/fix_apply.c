@@ -62,21 +62,22 @@ int h2k_fix_run_parallel(h2k_fix_ctx *c, h2k_app_job *jobs,
   if (h2k_app_sh_parallel(c->a, run, m, err) < 0)
     return -1;
   double wall = h2k_now_monotonic() - t0;
-  int rc = 0;
   for (size_t j = 0; j < m; j++) {
     h2k_app_job *job = &jobs[map[j]];
     *job = run[j];
-    double secs = job->seconds > 0 ? job->seconds : wall;
-    if (job->status != 0 && rc == 0) {
-      h2k_err_set(err, H2K_E_STAGE, "'%s' failed in the guest (exit %d): %s",
-                  job->cmd, job->status, job->output ? job->output : "");
-      rc = -1;
-    } else if (job->status == 0) {
+    if (job->status == 0)
       h2k_changes_add(c->log, "(command)", 0, NULL, job->cmd, "%s (%.0f s)",
-                      why[map[j]], secs);
-    }
+                      why[map[j]], job->seconds > 0 ? job->seconds : wall);
   }
-  return rc;
+  return 0;
+}
+
+int h2k_fix_job_check(const h2k_app_job *job, h2k_error *err) {
+  if (!job->cmd || job->status == 0)
+    return 0;
+  h2k_err_set(err, H2K_E_STAGE, "'%s' failed in the guest (exit %d): %s",
+              job->cmd, job->status, job->output ? job->output : "");
+  return -1;
 }
 
 int h2k_fix_remove(h2k_fix_ctx *c, const char *path, const char *why,
@@ -165,29 +166,51 @@ static int run_step(h2k_fix_ctx *c, enum h2k_fix_op op, h2k_error *err) {
 }
 
 static bool regens_back_to_back(const h2k_plan *plan, size_t i) {
-  return plan->steps[i].op == H2K_OP_INITRAMFS_REGEN && i + 1 < plan->n &&
-         plan->steps[i + 1].op == H2K_OP_GRUB_REGEN;
+  return i < plan->n && plan->steps[i].op == H2K_OP_INITRAMFS_REGEN &&
+         i + 1 < plan->n && plan->steps[i + 1].op == H2K_OP_GRUB_REGEN;
 }
 
 /* The initramfs rebuild and GRUB's regeneration write different files and
  * each keeps one vCPU busy for tens of seconds under TCG: run them at once,
  * then check each result. */
-static int overlap_regens(h2k_fix_ctx *c, h2k_error *err) {
-  h2k_initramfs_regen r;
-  if (h2k_fix_initramfs_regen_prepare(c, &r, err) < 0)
+static int overlap_regens(h2k_fix_ctx *c, bool with_tools, h2k_error *err) {
+  char *tools = NULL;
+  if (with_tools && h2k_fix_vmware_tools_prepare(c, true, &tools, err) < 0)
     return -1;
-  h2k_app_job jobs[2] = {{.cmd = r.build}, {.cmd = h2k_fix_grub_regen_cmd(c)}};
-  const char *why[2] = {r.why, H2K_GRUB_REGEN_WHY};
-  int rc = h2k_fix_run_parallel(c, jobs, why, 2, err);
+  h2k_initramfs_regen r;
+  if (h2k_fix_initramfs_regen_prepare(c, &r, err) < 0) {
+    free(tools);
+    return -1;
+  }
+  h2k_app_job jobs[3] = {
+      {.cmd = r.build}, {.cmd = h2k_fix_grub_regen_cmd(c)}, {.cmd = tools}};
+  const char *why[3] = {r.why, H2K_GRUB_REGEN_WHY, H2K_TOOLS_REMOVAL_WHY};
+  int rc = h2k_fix_run_parallel(c, jobs, why, 3, err);
+  if (rc == 0 && tools) /* a failed removal falls back; it is not fatal */
+    rc = h2k_fix_vmware_tools_after(c, &jobs[2], true, err);
+  if (rc == 0)
+    rc = h2k_fix_job_check(&jobs[0], err);
+  if (rc == 0)
+    rc = h2k_fix_job_check(&jobs[1], err);
   if (rc == 0)
     rc = h2k_fix_initramfs_regen_verify(c, &r, err);
   if (rc == 0 && jobs[1].cmd)
     rc = h2k_fix_grub_regen_after(c, jobs[1].output, err);
   else if (rc == 0)
     h2k_info("no grub.cfg to regenerate");
-  h2k_app_jobs_free(jobs, 2);
+  h2k_app_jobs_free(jobs, 3);
   h2k_initramfs_regen_free(&r);
+  free(tools);
   return rc;
+}
+
+/* VMware tools removal can join them when the guest uses dpkg: its
+ * triggers are held back until both are done (see fix_tools.c). */
+static bool tools_join_regens(const h2k_fix_ctx *c, const h2k_plan *plan,
+                              size_t i) {
+  return plan->steps[i].op == H2K_OP_VMWARE_TOOLS &&
+         regens_back_to_back(plan, i + 1) && c->id->package_format &&
+         !strcmp(c->id->package_format, "deb");
 }
 
 int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err) {
@@ -200,12 +223,13 @@ int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err) {
         return -1;
     }
     h2k_info("fix %zu/%zu: %s", i + 1, plan->n, name);
-    if (regens_back_to_back(plan, i)) {
-      if (overlap_regens(c, err) < 0) {
+    bool with_tools = tools_join_regens(c, plan, i);
+    if (with_tools || regens_back_to_back(plan, i)) {
+      if (overlap_regens(c, with_tools, err) < 0) {
         h2k_err_wrap(err, "fix '%s' failed", name);
         return -1;
       }
-      i++; /* GRUB's step ran alongside */
+      i += with_tools ? 2 : 1; /* those steps ran alongside */
       continue;
     }
     if (run_step(c, plan->steps[i].op, err) < 0) {

@@ -76,12 +76,26 @@ const char *h2k_fix_grub_regen_cmd(h2k_fix_ctx *c);
 int h2k_fix_grub_regen_after(h2k_fix_ctx *c, const char *output,
                              h2k_error *err);
 
-/* Run the jobs at once in the guest (h2k_app_sh_parallel), log each
- * command with `why[i]` and its duration, and fail (err naming the command
- * and its output) when one exited non-zero. Jobs with cmd NULL are left
- * out. */
+/* Run the jobs at once in the guest (h2k_app_sh_parallel) and log each
+ * command that succeeded with `why[i]` and its duration. Jobs with cmd NULL
+ * are left out. -1 + err only when the guest shell could not run: check
+ * each job with h2k_fix_job_check. */
 int h2k_fix_run_parallel(h2k_fix_ctx *c, h2k_app_job *jobs,
                          const char *const *why, size_t n, h2k_error *err);
+/* -1 + err (naming the command, with its output) when the job failed. */
+int h2k_fix_job_check(const h2k_app_job *job, h2k_error *err);
+
+/* VMware tools removal in halves: prepare gives the package manager's
+ * command (NULL when there is nothing to remove; services are then
+ * disabled at once); after handles the result, falling back to disabling
+ * the services when the removal failed. `side_by_side`: the command runs
+ * beside the initramfs rebuild, so dpkg holds its triggers back and after
+ * runs them. */
+#define H2K_TOOLS_REMOVAL_WHY "remove VMware tools"
+int h2k_fix_vmware_tools_prepare(h2k_fix_ctx *c, bool side_by_side, char **cmd,
+                                 h2k_error *err);
+int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
+                               bool side_by_side, h2k_error *err);
 
 int h2k_fix_network(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err);

@@ -45,7 +45,9 @@ static int disable_services(h2k_fix_ctx *c, h2k_error *err) {
   return 0;
 }
 
-int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err) {
+int h2k_fix_vmware_tools_prepare(h2k_fix_ctx *c, bool side_by_side, char **cmd,
+                                 h2k_error *err) {
+  *cmd = NULL;
   const char *fmt = c->id->package_format ? c->id->package_format : "";
   bool deb = !strcmp(fmt, "deb"), rpm = !strcmp(fmt, "rpm");
   if (!deb && !rpm) {
@@ -57,23 +59,62 @@ int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err) {
     free(pkgs);
     return disable_services(c, err);
   }
-  char *cmd = deb ? h2k_strdup_printf(
-                        "DEBIAN_FRONTEND=noninteractive dpkg --purge %s", pkgs)
-                  : h2k_strdup_printf("rpm -e %s", pkgs);
-  h2k_error e = {0};
-  char *out = h2k_fix_run(c, cmd, "remove VMware tools", &e);
-  free(cmd);
+  /* Beside the initramfs rebuild, dpkg must not run triggers: a package
+   * with initramfs hooks would start a second update-initramfs writing the
+   * same file as ours. */
+  *cmd = deb ? h2k_strdup_printf("DEBIAN_FRONTEND=noninteractive dpkg "
+                                 "--purge%s %s",
+                                 side_by_side ? " --no-triggers" : "", pkgs)
+             : h2k_strdup_printf("rpm -e %s", pkgs);
   free(pkgs);
-  if (!out) {
+  if (!*cmd) {
+    h2k_err_set(err, H2K_E_FAIL, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
+                               bool side_by_side, h2k_error *err) {
+  h2k_error e = {0};
+  if (h2k_fix_job_check(job, &e) < 0) {
     h2k_warn("VMware tools could not be removed (%s); disabling their "
              "services instead",
              h2k_error_text(&e));
     h2k_err_clear(&e);
     return disable_services(c, err);
   }
-  h2k_debug("%s", out);
+  h2k_debug("%s", job->output ? job->output : "");
+  if (!side_by_side || strncmp(job->cmd, "DEBIAN_FRONTEND", 15) != 0)
+    return 0;
+  char *out = h2k_fix_run(c,
+                          "DEBIAN_FRONTEND=noninteractive dpkg "
+                          "--triggers-only --pending",
+                          "run the package triggers the removal held back", &e);
+  if (!out) {
+    h2k_warn("dpkg triggers left pending (dpkg runs them on its next use): "
+             "%s",
+             h2k_error_text(&e));
+    h2k_err_clear(&e);
+  }
   free(out);
   return 0;
+}
+
+int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err) {
+  char *cmd = NULL;
+  if (h2k_fix_vmware_tools_prepare(c, false, &cmd, err) < 0)
+    return -1;
+  if (!cmd)
+    return 0;
+  h2k_app_job job = {.cmd = cmd};
+  const char *why = H2K_TOOLS_REMOVAL_WHY;
+  int rc = h2k_fix_run_parallel(c, &job, &why, 1, err);
+  if (rc == 0)
+    rc = h2k_fix_vmware_tools_after(c, &job, false, err);
+  h2k_app_jobs_free(&job, 1);
+  free(cmd);
+  return rc;
 }
 
 static const char firstboot_unit[] =
