@@ -31,13 +31,13 @@ int h2k_fix_guest_file(h2k_fix_ctx *c, const char *path, h2k_text_fix fn,
 
 char *h2k_fix_run(h2k_fix_ctx *c, const char *cmd, const char *why,
                   h2k_error *err) {
-  h2k_info("running '%s' in the guest", cmd);
-  double t0 = h2k_now_monotonic();
-  char *out = h2k_app_sh(c->a, cmd, err);
-  if (out)
-    h2k_changes_add(c->log, "(command)", 0, NULL, cmd, "%s (%.0f s)", why,
-                    h2k_now_monotonic() - t0);
-  return out;
+  h2k_app_job job = {.cmd = cmd};
+  if (h2k_fix_run_parallel(c, &job, &why, 1, err) < 0 ||
+      h2k_fix_job_check(&job, err) < 0) {
+    free(job.output);
+    return NULL;
+  }
+  return job.output ? job.output : strdup("");
 }
 
 int h2k_fix_run_parallel(h2k_fix_ctx *c, h2k_app_job *jobs,
@@ -48,14 +48,14 @@ int h2k_fix_run_parallel(h2k_fix_ctx *c, h2k_app_job *jobs,
     h2k_err_set(err, H2K_E_FAIL, "at most 8 guest commands at once (%zu)", n);
     return -1;
   }
-  for (size_t i = 0; i < n; i++) {
-    if (!jobs[i].cmd)
-      continue;
-    h2k_info("running '%s' in the guest%s", jobs[i].cmd,
-             n > 1 ? " (at once with the others)" : "");
-    run[m] = (h2k_app_job){.cmd = jobs[i].cmd};
-    map[m++] = i;
-  }
+  for (size_t i = 0; i < n; i++)
+    if (jobs[i].cmd) {
+      run[m] = (h2k_app_job){.cmd = jobs[i].cmd};
+      map[m++] = i;
+    }
+  for (size_t j = 0; j < m; j++)
+    h2k_info("running '%s' in the guest%s", run[j].cmd,
+             m > 1 ? " (at once with the others)" : "");
   if (!m)
     return 0;
   double t0 = h2k_now_monotonic();
@@ -147,14 +147,11 @@ static int run_step(h2k_fix_ctx *c, enum h2k_fix_op op, h2k_error *err) {
     return fix_device_map(c, err);
   case H2K_OP_INITRAMFS_CONFIG:
     return h2k_fix_initramfs_config(c, err);
-  case H2K_OP_INITRAMFS_REGEN:
-    return h2k_fix_initramfs_regen(c, err);
+  case H2K_OP_INITRAMFS_REGEN: /* guest commands: run_command_steps */
   case H2K_OP_GRUB_REGEN:
-    return h2k_fix_grub_regen(c, err);
   case H2K_OP_NETWORK:
     return h2k_fix_network(c, err);
   case H2K_OP_VMWARE_TOOLS:
-    return h2k_fix_vmware_tools(c, err);
   case H2K_OP_SELINUX_RELABEL:
     return selinux_relabel(c, err);
   case H2K_OP_TRIM:
@@ -165,52 +162,69 @@ static int run_step(h2k_fix_ctx *c, enum h2k_fix_op op, h2k_error *err) {
   return 0;
 }
 
-static bool regens_back_to_back(const h2k_plan *plan, size_t i) {
-  return i < plan->n && plan->steps[i].op == H2K_OP_INITRAMFS_REGEN &&
-         i + 1 < plan->n && plan->steps[i + 1].op == H2K_OP_GRUB_REGEN;
+/* Which of the steps starting at `i` run their guest commands together
+ * (0 when step i runs no long guest command). The initramfs rebuild and
+ * GRUB's regeneration write different files and each keeps one vCPU busy
+ * for tens of seconds under TCG, so back to back they run at once. VMware
+ * tools removal joins them when the guest uses dpkg, whose triggers can be
+ * held back until all are done (see fix_tools.c); rpm's cannot. */
+static size_t command_steps(const h2k_fix_ctx *c, const h2k_plan *plan,
+                            size_t i, bool *tools, bool *regen, bool *grub) {
+  enum h2k_fix_op op = plan->steps[i].op;
+  enum h2k_fix_op next = i + 1 < plan->n ? plan->steps[i + 1].op : op;
+  enum h2k_fix_op after = i + 2 < plan->n ? plan->steps[i + 2].op : op;
+  bool deb = c->id->package_format && !strcmp(c->id->package_format, "deb");
+  *tools = *regen = *grub = false;
+  if (op == H2K_OP_VMWARE_TOOLS) {
+    *tools = true;
+    if (!deb || next != H2K_OP_INITRAMFS_REGEN || after != H2K_OP_GRUB_REGEN)
+      return 1;
+    *regen = *grub = true;
+    return 3;
+  }
+  if (op == H2K_OP_INITRAMFS_REGEN) {
+    *regen = true;
+    *grub = next == H2K_OP_GRUB_REGEN;
+    return *grub ? 2 : 1;
+  }
+  *grub = op == H2K_OP_GRUB_REGEN;
+  return *grub ? 1 : 0;
 }
 
-/* The initramfs rebuild and GRUB's regeneration write different files and
- * each keeps one vCPU busy for tens of seconds under TCG: run them at once,
- * then check each result. */
-static int overlap_regens(h2k_fix_ctx *c, bool with_tools, h2k_error *err) {
-  char *tools = NULL;
-  if (with_tools && h2k_fix_vmware_tools_prepare(c, true, &tools, err) < 0)
+/* Run the chosen steps' guest commands at once, then check each result. */
+static int run_command_steps(h2k_fix_ctx *c, bool tools, bool regen, bool grub,
+                             h2k_error *err) {
+  bool side_by_side = tools && (regen || grub);
+  char *tools_cmd = NULL;
+  if (tools &&
+      h2k_fix_vmware_tools_prepare(c, side_by_side, &tools_cmd, err) < 0)
     return -1;
-  h2k_initramfs_regen r;
-  if (h2k_fix_initramfs_regen_prepare(c, &r, err) < 0) {
-    free(tools);
+  h2k_initramfs_regen r = {0};
+  if (regen && h2k_fix_initramfs_regen_prepare(c, &r, err) < 0) {
+    free(tools_cmd);
     return -1;
   }
+  const char *grub_cmd = grub ? h2k_fix_grub_regen_cmd(c) : NULL;
+  if (grub && !grub_cmd)
+    h2k_info("no grub.cfg to regenerate");
   h2k_app_job jobs[3] = {
-      {.cmd = r.build}, {.cmd = h2k_fix_grub_regen_cmd(c)}, {.cmd = tools}};
+      {.cmd = r.build}, {.cmd = grub_cmd}, {.cmd = tools_cmd}};
   const char *why[3] = {r.why, H2K_GRUB_REGEN_WHY, H2K_TOOLS_REMOVAL_WHY};
   int rc = h2k_fix_run_parallel(c, jobs, why, 3, err);
-  if (rc == 0 && tools) /* a failed removal falls back; it is not fatal */
-    rc = h2k_fix_vmware_tools_after(c, &jobs[2], true, err);
+  if (rc == 0 && tools_cmd) /* a failed removal falls back; it is not fatal */
+    rc = h2k_fix_vmware_tools_after(c, &jobs[2], side_by_side, err);
   if (rc == 0)
     rc = h2k_fix_job_check(&jobs[0], err);
   if (rc == 0)
     rc = h2k_fix_job_check(&jobs[1], err);
-  if (rc == 0)
+  if (rc == 0 && r.build)
     rc = h2k_fix_initramfs_regen_verify(c, &r, err);
-  if (rc == 0 && jobs[1].cmd)
+  if (rc == 0 && grub_cmd)
     rc = h2k_fix_grub_regen_after(c, jobs[1].output, err);
-  else if (rc == 0)
-    h2k_info("no grub.cfg to regenerate");
   h2k_app_jobs_free(jobs, 3);
   h2k_initramfs_regen_free(&r);
-  free(tools);
+  free(tools_cmd);
   return rc;
-}
-
-/* VMware tools removal can join them when the guest uses dpkg: its
- * triggers are held back until both are done (see fix_tools.c). */
-static bool tools_join_regens(const h2k_fix_ctx *c, const h2k_plan *plan,
-                              size_t i) {
-  return plan->steps[i].op == H2K_OP_VMWARE_TOOLS &&
-         regens_back_to_back(plan, i + 1) && c->id->package_format &&
-         !strcmp(c->id->package_format, "deb");
 }
 
 int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err) {
@@ -223,13 +237,14 @@ int h2k_guest_apply(h2k_fix_ctx *c, const h2k_plan *plan, h2k_error *err) {
         return -1;
     }
     h2k_info("fix %zu/%zu: %s", i + 1, plan->n, name);
-    bool with_tools = tools_join_regens(c, plan, i);
-    if (with_tools || regens_back_to_back(plan, i)) {
-      if (overlap_regens(c, with_tools, err) < 0) {
+    bool tools, regen, grub;
+    size_t n_cmd = command_steps(c, plan, i, &tools, &regen, &grub);
+    if (n_cmd) {
+      if (run_command_steps(c, tools, regen, grub, err) < 0) {
         h2k_err_wrap(err, "fix '%s' failed", name);
         return -1;
       }
-      i += with_tools ? 2 : 1; /* those steps ran alongside */
+      i += n_cmd - 1; /* the steps that ran alongside */
       continue;
     }
     if (run_step(c, plan->steps[i].op, err) < 0) {

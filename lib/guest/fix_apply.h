@@ -52,13 +52,14 @@ int h2k_fix_remove(h2k_fix_ctx *c, const char *path, const char *why,
 
 int h2k_fix_storage_names(h2k_fix_ctx *c, h2k_error *err); /* fstab, crypttab */
 int h2k_fix_boot_cmdline(h2k_fix_ctx *c, h2k_error *err);  /* grub, BLS, ... */
-int h2k_fix_grub_regen(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_initramfs_config(h2k_fix_ctx *c, h2k_error *err);
-int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err);
 
-/* The same in halves, so the rebuild can run beside another command:
- * prepare fills the commands (build NULL: no kernel, nothing to do), the
- * caller runs `build`, verify lists the result. */
+/* The guest commands of the initramfs rebuild, GRUB's regeneration and
+ * VMware tools removal run together (fix_apply.c: run_command_steps), so
+ * each of these steps comes in halves around its command. */
+
+/* Initramfs rebuild: prepare fills the commands (build NULL: no kernel,
+ * nothing to do), the caller runs `build`, verify lists the result. */
 typedef struct h2k_initramfs_regen {
   const h2k_guest_kernel *k;
   char *build, *list, *why;
@@ -98,7 +99,6 @@ int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
                                bool side_by_side, h2k_error *err);
 
 int h2k_fix_network(h2k_fix_ctx *c, h2k_error *err);
-int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_guest_agent(h2k_fix_ctx *c, h2k_error *err);
 
 #endif

@@ -191,18 +191,3 @@ void h2k_initramfs_regen_free(h2k_initramfs_regen *r) {
   free(r->why);
   memset(r, 0, sizeof *r);
 }
-
-int h2k_fix_initramfs_regen(h2k_fix_ctx *c, h2k_error *err) {
-  h2k_initramfs_regen r;
-  if (h2k_fix_initramfs_regen_prepare(c, &r, err) < 0)
-    return -1;
-  int rc = 0;
-  if (r.build) {
-    char *out = h2k_fix_run(c, r.build, r.why, err);
-    h2k_debug("%s", out ? out : "");
-    rc = out ? h2k_fix_initramfs_regen_verify(c, &r, err) : -1;
-    free(out);
-  }
-  h2k_initramfs_regen_free(&r);
-  return rc;
-}

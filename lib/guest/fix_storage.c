@@ -122,17 +122,3 @@ int h2k_fix_grub_regen_after(h2k_fix_ctx *c, const char *output,
   h2k_debug("grub-mkconfig: %s", output ? output : "");
   return fix_grub_cfgs(c, err);
 }
-
-int h2k_fix_grub_regen(h2k_fix_ctx *c, h2k_error *err) {
-  const char *cmd = h2k_fix_grub_regen_cmd(c);
-  if (!cmd) {
-    h2k_info("no grub.cfg to regenerate");
-    return 0;
-  }
-  char *out = h2k_fix_run(c, cmd, H2K_GRUB_REGEN_WHY, err);
-  if (!out)
-    return -1;
-  int rc = h2k_fix_grub_regen_after(c, out, err);
-  free(out);
-  return rc;
-}

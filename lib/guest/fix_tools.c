@@ -85,7 +85,8 @@ int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
     return disable_services(c, err);
   }
   h2k_debug("%s", job->output ? job->output : "");
-  if (!side_by_side || strncmp(job->cmd, "DEBIAN_FRONTEND", 15) != 0)
+  bool deb = c->id->package_format && !strcmp(c->id->package_format, "deb");
+  if (!side_by_side || !deb)
     return 0;
   char *out = h2k_fix_run(c,
                           "DEBIAN_FRONTEND=noninteractive dpkg "
@@ -99,22 +100,6 @@ int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
   }
   free(out);
   return 0;
-}
-
-int h2k_fix_vmware_tools(h2k_fix_ctx *c, h2k_error *err) {
-  char *cmd = NULL;
-  if (h2k_fix_vmware_tools_prepare(c, false, &cmd, err) < 0)
-    return -1;
-  if (!cmd)
-    return 0;
-  h2k_app_job job = {.cmd = cmd};
-  const char *why = H2K_TOOLS_REMOVAL_WHY;
-  int rc = h2k_fix_run_parallel(c, &job, &why, 1, err);
-  if (rc == 0)
-    rc = h2k_fix_vmware_tools_after(c, &job, false, err);
-  h2k_app_jobs_free(&job, 1);
-  free(cmd);
-  return rc;
 }
 
 static const char firstboot_unit[] =

@@ -14,9 +14,8 @@
 #include "job/job.h"
 #include "plan/plan.h"
 
-#define H2K_GUEST_JSON                                                         \
-  "guest.json" /* identity + plan + changes, for resume                        \
-                */
+/* identity + plan + changes, for resume */
+#define H2K_GUEST_JSON "guest.json"
 
 typedef struct h2k_guest_work {
   h2k_guest_session session;
