@@ -21,8 +21,10 @@
 # restrict=on) and reported as boots y/n (login: on ttyS0) and network y/n
 # (the guest sent a DHCP request).
 #
-# Prints one table per OVA and the ratio of the wall times hyper2kvm/virt-v2v.
-# Targets: hyper2kvm's output boots with the network up; ratio <= 0.6.
+# Prints one table per OVA and the ratio of the wall times hyper2kvm/virt-v2v,
+# for each run's pair (the two conversions ran back to back) and of the
+# medians. Targets: hyper2kvm's output boots with the network up; the
+# ratio is <= 0.6 in every run (the verdict takes the worst pair).
 #
 # Needs root when virt-v2v (Debian: virt-v2v, plus nbdkit and libnbd-bin,
 # which virt-v2v 2.2 needs for -o local but the Debian package does not pull
@@ -254,7 +256,15 @@ for ova in "$@"; do
   h_mib=$([ -n "$h2k_img" ] && du -m "$h2k_img" | cut -f1 || echo -)
   ratio=$(awk -v h="$h_wall" -v v="$v_wall" 'BEGIN { if (v + 0 > 0 && h + 0 > 0) printf "%.2f", h / v; else print "-" }')
   cratio=$(awk -v h="$h_cpu" -v v="$v_cpu" 'BEGIN { if (v + 0 > 0 && h + 0 > 0) printf "%.2f", h / v; else print "-" }')
-  verdict_time=$(awk -v r="$ratio" 'BEGIN { if (r == "-") print "n/a"; else if (r + 0 <= 0.6) print "met"; else print "MISSED" }')
+  # "in the same run": each run's pair on its own, and the worst of them
+  pairs=()
+  for i in "${!h_walls[@]}"; do
+    pairs+=("$(awk -v h="${h_walls[$i]}" -v v="${v_walls[$i]:-}" 'BEGIN { if (v + 0 > 0 && h + 0 > 0) printf "%.2f", h / v; else print "-" }')")
+  done
+  worst=$(printf '%s\n' "${pairs[@]}" | grep -E '^[0-9.]+$' | sort -n | tail -1)
+  worst=${worst:--}
+  verdict_time=$(awk -v r="$worst" 'BEGIN { if (r == "-") print "n/a"; else if (r + 0 <= 0.6) print "met"; else print "MISSED" }')
+  case " ${h_walls[*]} " in *" - "*) verdict_time="MISSED (a hyper2kvm run failed)" ;; esac
   verdict_boot=$([ "$h_boot$h_net" = yy ] && echo met || echo MISSED)
 
   echo
@@ -263,8 +273,8 @@ for ova in "$@"; do
   echo "|---|---|---|---|---|---|---|---|"
   echo "| virt-v2v | $v_wall | $v_cpu | $v_rss | $v_mib | $v_boot | $v_net | $v_secs |"
   echo "| hyper2kvm | $h_wall | $h_cpu | $h_rss | $h_mib | $h_boot | $h_net | $h_secs |"
-  echo "ratio hyper2kvm/virt-v2v: wall $ratio (target <= 0.60: $verdict_time), CPU $cratio; hyper2kvm boots with network: $verdict_boot"
-  summary+=("$name: wall ratio $ratio ($verdict_time), CPU ratio $cratio; hyper2kvm boot=$h_boot network=$h_net ($verdict_boot); virt-v2v boot=$v_boot network=$v_net")
+  echo "ratio hyper2kvm/virt-v2v: wall of the medians $ratio, per run ${pairs[*]}, worst $worst (target <= 0.60 in every run: $verdict_time), CPU $cratio; hyper2kvm boots with network: $verdict_boot"
+  summary+=("$name: wall ratio per run ${pairs[*]}, worst $worst ($verdict_time), of the medians $ratio; CPU ratio $cratio; hyper2kvm boot=$h_boot network=$h_net ($verdict_boot); virt-v2v boot=$v_boot network=$v_net")
 done
 
 echo

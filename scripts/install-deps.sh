@@ -13,7 +13,7 @@ BUILD_PKGS="gcc clang meson ninja-build pkg-config make clang-format
   libyaml-dev libjson-c-dev libssl-dev zlib1g-dev libzstd-dev libxml2-dev
   libcmocka-dev liblzma-dev libvirt-dev libguestfs-dev"
 TEST_PKGS="qemu-utils python3 fdisk libvirt-clients python3-jsonschema time
-  xz-utils"
+  xz-utils cpio gzip zstd bzip2 initramfs-tools-core"
 # libFuzzer runtime for tests/fuzz (clang -fsanitize=fuzzer)
 FUZZ_PKGS="libclang-rt-14-dev"
 GUEST_PKGS="mmdebstrap libguestfs-tools linux-image-amd64 qemu-system-x86

@@ -185,7 +185,7 @@ const char *h2k_fstab_mode_name(enum h2k_fstab_mode mode) {
 /* ---- fstab / crypttab ---- */
 
 /* Kernel-provided filesystems: their spec is a dummy word, never a disk. */
-static bool is_pseudo_fs(const char *type) {
+bool h2k_fstype_is_pseudo(const char *type) {
   static const char *const pseudo[] = {
       "proc",       "sysfs",   "tmpfs",       "devtmpfs", "devpts",
       "cgroup",     "cgroup2", "securityfs",  "debugfs",  "tracefs",
@@ -245,7 +245,7 @@ static bool field_is_pseudo(const char *line, int idx) {
   if (idx < 0 || !h2k_field_span(line, idx, &s, &n))
     return false;
   char *type = strndup(line + s, n);
-  bool pseudo = type && is_pseudo_fs(type);
+  bool pseudo = type && h2k_fstype_is_pseudo(type);
   free(type);
   return pseudo;
 }

@@ -66,6 +66,10 @@ char *h2k_fix_edit_lines(const char *text, h2k_line_edit_fn fn, void *ctx,
  * Returns false when the line has fewer fields. */
 bool h2k_field_span(const char *line, int idx, size_t *start, size_t *len);
 
+/* Kernel-provided filesystems (proc, sysfs, tmpfs, ...): their spec is a
+ * dummy word, never a disk. */
+bool h2k_fstype_is_pseudo(const char *type);
+
 /* A copy of `line` with [start, start+len) replaced by `with`. */
 char *h2k_splice(const char *line, size_t start, size_t len, const char *with);
 

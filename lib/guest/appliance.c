@@ -66,6 +66,7 @@ h2k_appliance *h2k_appliance_launch(const char *const *drives, size_t n,
                                NULL);
   if (add_drives(a, drives, n, err) < 0)
     goto fail;
+  a->n_disks = n;
   double t0 = h2k_now_monotonic();
   h2k_info("launching the libguestfs appliance (about 20 s without KVM)");
   if (guestfs_launch(a->g) < 0) {
@@ -90,7 +91,7 @@ static int by_mountpoint_length(const void *x, const void *y) {
   return la < lb ? -1 : la > lb ? 1 : strcmp(a[0], b[0]);
 }
 
-static void mount_all(h2k_appliance *a) {
+void h2k_app_mount_all(h2k_appliance *a) {
   size_t n = 0;
   while (a->mountpoints[n])
     n += 2;
@@ -104,7 +105,8 @@ static void mount_all(h2k_appliance *a) {
   }
 }
 
-int h2k_appliance_mount_os(h2k_appliance *a, h2k_error *err) {
+/* The libguestfs way: guestfs_inspect_os finds every OS (Windows too). */
+static int mount_inspected_os(h2k_appliance *a, h2k_error *err) {
   char **roots = guestfs_inspect_os(a->g);
   if (!roots) {
     h2k_err_set(err, H2K_E_STAGE, "inspection of the guest failed: %s",
@@ -131,8 +133,20 @@ int h2k_appliance_mount_os(h2k_appliance *a, h2k_error *err) {
                 h2k_app_error(a));
     return -1;
   }
-  mount_all(a);
+  h2k_app_mount_all(a);
   return 0;
+}
+
+int h2k_appliance_mount_os(h2k_appliance *a, bool native, h2k_error *err) {
+  if (h2k_app_scan_storage(a, err) < 0)
+    return -1;
+  if (native) {
+    int found = h2k_app_mount_linux_root(a, err);
+    if (found != 0)
+      return found < 0 ? -1 : 0;
+    h2k_debug("no Linux root found directly; asking libguestfs' inspection");
+  }
+  return mount_inspected_os(a, err);
 }
 
 int h2k_appliance_close(h2k_appliance *a, h2k_error *err) {
@@ -150,6 +164,8 @@ int h2k_appliance_close(h2k_appliance *a, h2k_error *err) {
   free(a->root);
   h2k_app_strv_free(a->mountpoints);
   h2k_app_forget(a);
+  h2k_app_storage_free(&a->storage);
+  free(a->scratch_dir);
   free(a);
   return rc;
 }
@@ -164,22 +180,54 @@ bool h2k_app_is_dir(h2k_appliance *a, const char *path) {
                              -1) > 0;
 }
 
+/* guestfs_pread is one daemon round trip; guestfs_read_file goes through
+ * a download to a temporary file (about ten times slower under TCG). */
+#define READ_CHUNK (2 * 1024 * 1024)
+
 char *h2k_app_read(h2k_appliance *a, const char *path, h2k_error *err) {
-  size_t len = 0;
-  char *data = guestfs_read_file(a->g, path, &len);
-  if (!data) {
-    h2k_err_set(err, H2K_E_STAGE, "cannot read %s in the guest: %s", path,
-                h2k_app_error(a));
-    return NULL;
+  h2k_buf b = {0};
+  h2k_buf_append(&b, "", 0);
+  for (int64_t off = 0;;) {
+    size_t got = 0;
+    char *part = guestfs_pread(a->g, path, READ_CHUNK, off, &got);
+    if (!part) {
+      h2k_buf_free(&b);
+      h2k_err_set(err, H2K_E_STAGE, "cannot read %s in the guest: %s", path,
+                  h2k_app_error(a));
+      return NULL;
+    }
+    h2k_buf_append(&b, part, got);
+    free(part);
+    off += (int64_t)got;
+    if (got < READ_CHUNK)
+      break;
   }
-  char *text = realloc(data, len + 1);
-  if (!text) {
-    free(data);
+  if (!b.data) {
     h2k_err_set(err, H2K_E_FAIL, "out of memory reading %s", path);
     return NULL;
   }
-  text[len] = '\0';
-  return text;
+  return h2k_buf_steal(&b);
+}
+
+long h2k_app_read_head(h2k_appliance *a, const char *path, void *buf,
+                       size_t max) {
+  size_t got = 0;
+  char *part = guestfs_pread(a->g, path, (int)max, 0, &got);
+  if (!part)
+    return -1;
+  memcpy(buf, part, got < max ? got : max);
+  free(part);
+  return (long)(got < max ? got : max);
+}
+
+int h2k_app_download(h2k_appliance *a, const char *path, const char *host_path,
+                     h2k_error *err) {
+  if (guestfs_download(a->g, path, host_path) < 0) {
+    h2k_err_set(err, H2K_E_STAGE, "cannot copy %s out of the guest: %s", path,
+                h2k_app_error(a));
+    return -1;
+  }
+  return 0;
 }
 
 void h2k_app_forget(h2k_appliance *a) {
@@ -276,18 +324,22 @@ void h2k_app_strv_free(char **v) {
   free(v);
 }
 
-char *h2k_app_sh(h2k_appliance *a, const char *cmd, h2k_error *err) {
+char *h2k_app_sh_readonly(h2k_appliance *a, const char *cmd, h2k_error *err) {
   char *full = h2k_strdup_printf(
       "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:"
       "/bin LC_ALL=C; %s",
       cmd);
-  h2k_app_forget(a);
   char *out = full ? guestfs_sh(a->g, full) : NULL;
   free(full);
   if (!out)
     h2k_err_set(err, H2K_E_STAGE, "'%s' failed in the guest: %s", cmd,
                 h2k_app_error(a));
   return out;
+}
+
+char *h2k_app_sh(h2k_appliance *a, const char *cmd, h2k_error *err) {
+  h2k_app_forget(a);
+  return h2k_app_sh_readonly(a, cmd, err);
 }
 
 #define PAR_DIR "/tmp/.h2k-par"
@@ -319,18 +371,24 @@ int h2k_app_sh_parallel(h2k_appliance *a, h2k_app_job *jobs, size_t n,
                         h2k_error *err) {
   h2k_buf sh = {0};
   h2k_buf_printf(&sh, "rm -rf " PAR_DIR " && mkdir -p " PAR_DIR " && cd /; ");
-  for (size_t i = 0; i < n; i++) {
-    jobs[i].output = NULL;
-    jobs[i].status = -1;
-    jobs[i].seconds = 0;
-    h2k_buf_printf(
-        &sh,
-        "( s=$(date +%%s%%N 2>/dev/null); ( %s ) </dev/null >" PAR_DIR
-        "/%zu.out 2>&1; rc=$?; echo \"$rc $s $(date +%%s%%N "
-        "2>/dev/null)\" >" PAR_DIR "/%zu.rc ) & ",
-        jobs[i].cmd, i, i);
+  for (int after = 0; after < 2; after++) {
+    if (after)
+      h2k_buf_printf(&sh, "wait; ");
+    for (size_t i = 0; i < n; i++) {
+      if (jobs[i].after != (bool)after)
+        continue;
+      jobs[i].output = NULL;
+      jobs[i].status = -1;
+      jobs[i].seconds = 0;
+      h2k_buf_printf(
+          &sh,
+          "( s=$(date +%%s%%N 2>/dev/null); ( %s ) </dev/null >" PAR_DIR
+          "/%zu.out 2>&1; rc=$?; echo \"$rc $s $(date +%%s%%N "
+          "2>/dev/null)\" >" PAR_DIR "/%zu.rc )%s ",
+          jobs[i].cmd, i, i, after ? ";" : " &");
+    }
   }
-  h2k_buf_printf(&sh, "wait; for i in");
+  h2k_buf_printf(&sh, "for i in");
   for (size_t i = 0; i < n; i++)
     h2k_buf_printf(&sh, " %zu", i);
   h2k_buf_printf(&sh, "; do printf '" PAR_MARK "%%s ' $i; cat " PAR_DIR

@@ -50,12 +50,14 @@ int h2k_fix_run_parallel(h2k_fix_ctx *c, h2k_app_job *jobs,
   }
   for (size_t i = 0; i < n; i++)
     if (jobs[i].cmd) {
-      run[m] = (h2k_app_job){.cmd = jobs[i].cmd};
+      run[m] = (h2k_app_job){.cmd = jobs[i].cmd, .after = jobs[i].after};
       map[m++] = i;
     }
   for (size_t j = 0; j < m; j++)
     h2k_info("running '%s' in the guest%s", run[j].cmd,
-             m > 1 ? " (at once with the others)" : "");
+             run[j].after ? " (once the others have ended)"
+             : m > 1      ? " (at once with the others)"
+                          : "");
   if (!m)
     return 0;
   double t0 = h2k_now_monotonic();
@@ -196,8 +198,9 @@ static int run_command_steps(h2k_fix_ctx *c, bool tools, bool regen, bool grub,
                              h2k_error *err) {
   bool side_by_side = tools && (regen || grub);
   char *tools_cmd = NULL;
-  if (tools &&
-      h2k_fix_vmware_tools_prepare(c, side_by_side, &tools_cmd, err) < 0)
+  const char *triggers_cmd = NULL;
+  if (tools && h2k_fix_vmware_tools_prepare(c, side_by_side, &tools_cmd,
+                                            &triggers_cmd, err) < 0)
     return -1;
   h2k_initramfs_regen r = {0};
   if (regen && h2k_fix_initramfs_regen_prepare(c, &r, err) < 0) {
@@ -207,12 +210,16 @@ static int run_command_steps(h2k_fix_ctx *c, bool tools, bool regen, bool grub,
   const char *grub_cmd = grub ? h2k_fix_grub_regen_cmd(c) : NULL;
   if (grub && !grub_cmd)
     h2k_info("no grub.cfg to regenerate");
-  h2k_app_job jobs[3] = {
-      {.cmd = r.build}, {.cmd = grub_cmd}, {.cmd = tools_cmd}};
-  const char *why[3] = {r.why, H2K_GRUB_REGEN_WHY, H2K_TOOLS_REMOVAL_WHY};
-  int rc = h2k_fix_run_parallel(c, jobs, why, 3, err);
+  h2k_app_job jobs[4] = {{.cmd = r.build},
+                         {.cmd = grub_cmd},
+                         {.cmd = tools_cmd},
+                         {.cmd = triggers_cmd, .after = true}};
+  const char *why[4] = {r.why, H2K_GRUB_REGEN_WHY, H2K_TOOLS_REMOVAL_WHY,
+                        H2K_TOOLS_TRIGGERS_WHY};
+  int rc = h2k_fix_run_parallel(c, jobs, why, 4, err);
   if (rc == 0 && tools_cmd) /* a failed removal falls back; it is not fatal */
-    rc = h2k_fix_vmware_tools_after(c, &jobs[2], side_by_side, err);
+    rc = h2k_fix_vmware_tools_after(c, &jobs[2], triggers_cmd ? &jobs[3] : NULL,
+                                    err);
   if (rc == 0)
     rc = h2k_fix_job_check(&jobs[0], err);
   if (rc == 0)
@@ -221,7 +228,7 @@ static int run_command_steps(h2k_fix_ctx *c, bool tools, bool regen, bool grub,
     rc = h2k_fix_initramfs_regen_verify(c, &r, err);
   if (rc == 0 && grub_cmd)
     rc = h2k_fix_grub_regen_after(c, jobs[1].output, err);
-  h2k_app_jobs_free(jobs, 3);
+  h2k_app_jobs_free(jobs, 4);
   h2k_initramfs_regen_free(&r);
   free(tools_cmd);
   return rc;

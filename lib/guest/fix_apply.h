@@ -63,6 +63,7 @@ int h2k_fix_initramfs_config(h2k_fix_ctx *c, h2k_error *err);
 typedef struct h2k_initramfs_regen {
   const h2k_guest_kernel *k;
   char *build, *list, *why;
+  char *initrd; /* the image the build writes, listed afterwards */
 } h2k_initramfs_regen;
 int h2k_fix_initramfs_regen_prepare(h2k_fix_ctx *c, h2k_initramfs_regen *r,
                                     h2k_error *err);
@@ -88,15 +89,17 @@ int h2k_fix_job_check(const h2k_app_job *job, h2k_error *err);
 
 /* VMware tools removal in halves: prepare gives the package manager's
  * command (NULL when there is nothing to remove; services are then
- * disabled at once); after handles the result, falling back to disabling
- * the services when the removal failed. `side_by_side`: the command runs
- * beside the initramfs rebuild, so dpkg holds its triggers back and after
- * runs them. */
+ * disabled at once) and, when `side_by_side` (the command runs beside the
+ * initramfs rebuild, so dpkg holds its triggers back), the command that
+ * runs the held-back triggers once every command has ended (else NULL);
+ * after handles the results, falling back to disabling the services when
+ * the removal failed. */
 #define H2K_TOOLS_REMOVAL_WHY "remove VMware tools"
+#define H2K_TOOLS_TRIGGERS_WHY "run the package triggers the removal held back"
 int h2k_fix_vmware_tools_prepare(h2k_fix_ctx *c, bool side_by_side, char **cmd,
-                                 h2k_error *err);
+                                 const char **triggers_cmd, h2k_error *err);
 int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
-                               bool side_by_side, h2k_error *err);
+                               const h2k_app_job *triggers, h2k_error *err);
 
 int h2k_fix_network(h2k_fix_ctx *c, h2k_error *err);
 int h2k_fix_guest_agent(h2k_fix_ctx *c, h2k_error *err);

@@ -8,6 +8,7 @@
 #include "core/util.h"
 #include "fix/initramfs.h"
 #include "guest/fix_apply.h"
+#include "guest/initrd_read.h"
 
 static const h2k_guest_kernel *boot_kernel(const h2k_guest_identity *id);
 
@@ -141,8 +142,9 @@ static char *default_initrd(const h2k_fix_ctx *c, const char *v) {
 }
 
 static int verify_initrd(h2k_fix_ctx *c, const h2k_guest_kernel *k,
-                         const char *list_cmd, h2k_error *err) {
-  char *listing = h2k_app_sh(c->a, list_cmd, err);
+                         const char *initrd, const char *list_cmd,
+                         h2k_error *err) {
+  char *listing = h2k_guest_list_initrd(c->a, initrd, list_cmd, err);
   if (!listing) {
     h2k_err_wrap(err, "cannot list the new initramfs of %s", k->version);
     return -1;
@@ -167,7 +169,7 @@ int h2k_fix_initramfs_regen_prepare(h2k_fix_ctx *c, h2k_initramfs_regen *r,
   char *initrd =
       r->k->initrd ? strdup(r->k->initrd) : default_initrd(c, r->k->version);
   commands_for(c, r->k, initrd, &r->build, &r->list);
-  free(initrd);
+  r->initrd = initrd;
   r->why = h2k_strdup_printf("rebuild the initramfs of %s with the virtio "
                              "drivers",
                              r->k->version);
@@ -182,12 +184,13 @@ int h2k_fix_initramfs_regen_prepare(h2k_fix_ctx *c, h2k_initramfs_regen *r,
 
 int h2k_fix_initramfs_regen_verify(h2k_fix_ctx *c, h2k_initramfs_regen *r,
                                    h2k_error *err) {
-  return r->k ? verify_initrd(c, r->k, r->list, err) : 0;
+  return r->k ? verify_initrd(c, r->k, r->initrd, r->list, err) : 0;
 }
 
 void h2k_initramfs_regen_free(h2k_initramfs_regen *r) {
   free(r->build);
   free(r->list);
+  free(r->initrd);
   free(r->why);
   memset(r, 0, sizeof *r);
 }

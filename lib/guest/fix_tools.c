@@ -46,8 +46,9 @@ static int disable_services(h2k_fix_ctx *c, h2k_error *err) {
 }
 
 int h2k_fix_vmware_tools_prepare(h2k_fix_ctx *c, bool side_by_side, char **cmd,
-                                 h2k_error *err) {
+                                 const char **triggers_cmd, h2k_error *err) {
   *cmd = NULL;
+  *triggers_cmd = NULL;
   const char *fmt = c->id->package_format ? c->id->package_format : "";
   bool deb = !strcmp(fmt, "deb"), rpm = !strcmp(fmt, "rpm");
   if (!deb && !rpm) {
@@ -71,11 +72,14 @@ int h2k_fix_vmware_tools_prepare(h2k_fix_ctx *c, bool side_by_side, char **cmd,
     h2k_err_set(err, H2K_E_FAIL, "out of memory");
     return -1;
   }
+  if (deb && side_by_side)
+    *triggers_cmd =
+        "DEBIAN_FRONTEND=noninteractive dpkg --triggers-only --pending";
   return 0;
 }
 
 int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
-                               bool side_by_side, h2k_error *err) {
+                               const h2k_app_job *triggers, h2k_error *err) {
   h2k_error e = {0};
   if (h2k_fix_job_check(job, &e) < 0) {
     h2k_warn("VMware tools could not be removed (%s); disabling their "
@@ -85,20 +89,12 @@ int h2k_fix_vmware_tools_after(h2k_fix_ctx *c, const h2k_app_job *job,
     return disable_services(c, err);
   }
   h2k_debug("%s", job->output ? job->output : "");
-  bool deb = c->id->package_format && !strcmp(c->id->package_format, "deb");
-  if (!side_by_side || !deb)
-    return 0;
-  char *out = h2k_fix_run(c,
-                          "DEBIAN_FRONTEND=noninteractive dpkg "
-                          "--triggers-only --pending",
-                          "run the package triggers the removal held back", &e);
-  if (!out) {
+  if (triggers && h2k_fix_job_check(triggers, &e) < 0) {
     h2k_warn("dpkg triggers left pending (dpkg runs them on its next use): "
              "%s",
              h2k_error_text(&e));
     h2k_err_clear(&e);
   }
-  free(out);
   return 0;
 }
 

@@ -9,6 +9,8 @@
 #include "fix/fstab.h"
 #include "fix/initramfs.h"
 #include "guest/devnames.h"
+#include "guest/initrd_read.h"
+#include "inspect/osinfo.h"
 
 #define ESP_GUID "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
 
@@ -65,9 +67,98 @@ static void os_facts(h2k_appliance *a, h2k_guest_identity *id) {
   id->root_device = strdup(r);
 }
 
+static char *first_existing_read(h2k_appliance *a, const char *const *paths) {
+  for (; *paths; paths++) {
+    char *t = h2k_app_read_opt(a, *paths);
+    if (t)
+      return t;
+  }
+  return NULL;
+}
+
+static const char *const os_release_files[] = {"/etc/os-release",
+                                               "/usr/lib/os-release", NULL};
+static const char *const release_files[] = {
+    "/etc/redhat-release", "/etc/oracle-release", "/etc/SuSE-release",
+    "/etc/debian_version", NULL};
+static const char *const elf_probes[] = {"/usr/bin/ls", "/bin/ls",
+                                         "/usr/bin/bash", "/bin/sh", NULL};
+static const char *const hostname_files[] = {"/etc/hostname", "/etc/HOSTNAME",
+                                             NULL};
+/* package format: the database; manager: the tool (newest first) */
+static const char *const pkg_formats[][2] = {
+    {"/var/lib/dpkg/status", "deb"},  {"/var/lib/rpm", "rpm"},
+    {"/usr/lib/sysimage/rpm", "rpm"}, {"/var/lib/pacman", "pacman"},
+    {"/lib/apk/db/installed", "apk"},
+};
+static const char *const pkg_managers[][2] = {
+    {"/usr/bin/apt-get", "apt"},   {"/usr/bin/dnf", "dnf"},
+    {"/usr/bin/dnf5", "dnf"},      {"/usr/bin/tdnf", "tdnf"},
+    {"/usr/bin/yum", "yum"},       {"/usr/bin/zypper", "zypper"},
+    {"/usr/bin/pacman", "pacman"}, {"/sbin/apk", "apk"},
+    {"/usr/sbin/urpmi", "urpmi"},
+};
+
+static char *arch_of(h2k_appliance *a) {
+  for (size_t i = 0; elf_probes[i]; i++) {
+    uint8_t hdr[64];
+    long n = h2k_app_read_head(a, elf_probes[i], hdr, sizeof hdr);
+    const char *arch = n > 0 ? h2k_elf_arch(hdr, (size_t)n) : NULL;
+    if (arch)
+      return strdup(arch);
+  }
+  return NULL;
+}
+
+static char *hostname_of(h2k_appliance *a) {
+  char *t = first_existing_read(a, hostname_files);
+  char *h = h2k_hostname_parse(t, false);
+  free(t);
+  if (!h) {
+    t = h2k_app_read_opt(a, "/etc/sysconfig/network");
+    h = h2k_hostname_parse(t, true);
+    free(t);
+  }
+  return h;
+}
+
+static char *first_present(h2k_appliance *a, const char *const (*table)[2],
+                           size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (h2k_app_is_file(a, table[i][0]) || h2k_app_is_dir(a, table[i][0]))
+      return strdup(table[i][1]);
+  return NULL;
+}
+
+/* The facts guestfs_inspect_get_* would give, from the guest's files. */
+static void native_os_facts(h2k_appliance *a, h2k_guest_identity *id) {
+  id->os_type = H2K_OS_LINUX;
+  h2k_osinfo o = {0};
+  char *t = first_existing_read(a, os_release_files);
+  h2k_os_release_parse(t, &o);
+  free(t);
+  for (size_t i = 0; release_files[i]; i++) {
+    t = h2k_app_read_opt(a, release_files[i]);
+    h2k_release_file_parse(release_files[i], t, &o);
+    free(t);
+  }
+  id->distro = o.distro;
+  id->major = o.major;
+  id->minor = o.minor;
+  id->product_name = o.product_name;
+  id->arch = arch_of(a);
+  id->hostname = hostname_of(a);
+  id->package_format =
+      first_present(a, pkg_formats, sizeof pkg_formats / sizeof *pkg_formats);
+  id->package_manager = first_present(
+      a, pkg_managers, sizeof pkg_managers / sizeof *pkg_managers);
+  id->root_device = strdup(a->root);
+}
+
 /* UEFI when the first disk has a GPT EFI system partition. The partition
- * table type comes from blkid, already run on every disk by storage_of. */
-static enum h2k_fw firmware_of(h2k_appliance *a, const char *first_pttype) {
+ * table type comes from blkid, already run on every disk by the scan. */
+static enum h2k_fw firmware_of(h2k_appliance *a) {
+  const char *first_pttype = a->storage.first_pttype;
   if (!first_pttype || strcmp(first_pttype, "gpt") != 0)
     return H2K_GUEST_FW_BIOS;
   struct guestfs_partition_list *parts = guestfs_part_list(a->g, "/dev/sda");
@@ -254,7 +345,7 @@ static void initrd_virtio_of(h2k_appliance *a, h2k_guest_identity *id) {
       continue;
     char *cmd = h2k_strdup_printf("%s '%s'", lister, k->initrd);
     h2k_error e = {0};
-    char *listing = cmd ? h2k_app_sh(a, cmd, &e) : NULL;
+    char *listing = cmd ? h2k_guest_list_initrd(a, k->initrd, cmd, &e) : NULL;
     k->initrd_virtio = listing && h2k_initramfs_has_virtio(listing);
     if (!listing)
       h2k_debug("%s", h2k_error_text(&e));
@@ -292,70 +383,28 @@ static enum h2k_selinux selinux_of(h2k_appliance *a) {
   return s;
 }
 
-static void add_blkdev(h2k_guest_storage *st, const char *dev,
-                       const char *fstype, char **kv) {
-  h2k_blkdev *d = realloc(st->devs, (st->n_devs + 1) * sizeof *d);
-  if (!d)
-    return;
-  st->devs = d;
-  d = &st->devs[st->n_devs++];
-  memset(d, 0, sizeof *d);
-  d->dev = strdup(dev);
-  d->fstype = strdup(fstype);
-  for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
-    if (!strcmp(kv[i], "UUID"))
-      d->uuid = strdup(kv[i + 1]);
-    else if (!strcmp(kv[i], "PARTUUID"))
-      d->partuuid = strdup(kv[i + 1]);
-    else if (!strcmp(kv[i], "LABEL"))
-      d->label = strdup(kv[i + 1]);
-  }
+static char *dup0(const char *s) {
+  return s ? strdup(s) : NULL;
 }
 
-/* Append the NULL-terminated `v` to the list `all` (taking its strings). */
-static void take_all(char ***all, size_t *n, char **v) {
-  for (size_t i = 0; v && v[i]; i++)
-    h2k_strv_push(all, n, v[i]);
-  free(v);
-}
-
-/* Every block device that holds a filesystem, swap or LUKS: whole disks,
- * partitions, LVs and md arrays, typed by blkid. (guestfs_list_filesystems
- * would give the same list, but it probes each device again after
- * inspection did: seconds under TCG.) */
+/* The block devices a->storage holds (scanned before the OS was found),
+ * copied into the job's storage facts. */
 static void storage_of(h2k_appliance *a, h2k_guest_identity *id,
-                       h2k_guest_storage *st, char **sda_pttype) {
-  char **devs = NULL;
-  size_t n = 0;
-  take_all(&devs, &n, guestfs_list_devices(a->g));
-  take_all(&devs, &n, guestfs_list_partitions(a->g));
-  char **lvs = guestfs_lvs(a->g);
-  id->has_lvm = lvs && lvs[0];
-  take_all(&devs, &n, lvs);
-  char **md = guestfs_list_md_devices(a->g);
-  id->has_md = md && md[0];
-  take_all(&devs, &n, md);
-  for (size_t i = 0; i < n; i++) {
-    char **kv = guestfs_blkid(a->g, devs[i]);
-    const char *type = NULL;
-    for (size_t k = 0; kv && kv[k] && kv[k + 1]; k += 2) {
-      if (!strcmp(kv[k], "TYPE") && !type)
-        type = kv[k + 1];
-      else if (!strcmp(kv[k], "PTTYPE") && !strcmp(devs[i], "/dev/sda") &&
-               !*sda_pttype)
-        *sda_pttype = strdup(kv[k + 1]);
-    }
-    /* partition tables, extended partitions and LVM PVs name no
-     * filesystem that fstab could mention */
-    if (type && strcmp(type, "LVM2_member") != 0) {
-      if (!strcmp(type, "crypto_LUKS"))
-        id->has_luks = true;
-      add_blkdev(st, devs[i], type, kv);
-    }
-    h2k_app_strv_free(kv);
-    free(devs[i]);
+                       h2k_guest_storage *st) {
+  const h2k_app_storage *as = &a->storage;
+  id->has_lvm = as->has_lvm;
+  id->has_md = as->has_md;
+  id->has_luks = as->has_luks;
+  st->devs = calloc(as->n_devs ? as->n_devs : 1, sizeof *st->devs);
+  for (size_t i = 0; st->devs && i < as->n_devs; i++) {
+    const h2k_blkdev *d = &as->devs[i];
+    st->devs[i] = (h2k_blkdev){.dev = dup0(d->dev),
+                               .uuid = dup0(d->uuid),
+                               .partuuid = dup0(d->partuuid),
+                               .label = dup0(d->label),
+                               .fstype = dup0(d->fstype)};
+    st->n_devs++;
   }
-  free(devs);
 }
 
 /* Files whose device names the fixers rewrite. */
@@ -431,7 +480,10 @@ int h2k_guest_inspect(h2k_appliance *a, size_t n_disks, h2k_guest_identity *id,
   (void)err;
   memset(id, 0, sizeof *id);
   memset(st, 0, sizeof *st);
-  os_facts(a, id);
+  if (a->native_root)
+    native_os_facts(a, id);
+  else
+    os_facts(a, id);
   id->bootloader = bootloader_of(a);
   char *init = guestfs_readlink(a->g, "/sbin/init");
   id->init_systemd = (init && strstr(init, "systemd")) ||
@@ -442,10 +494,8 @@ int h2k_guest_inspect(h2k_appliance *a, size_t n_disks, h2k_guest_identity *id,
   kernels_of(a, id);
   initrd_virtio_of(a, id);
   id->device_map_stale = device_map_stale(a);
-  char *sda_pttype = NULL;
-  storage_of(a, id, st, &sda_pttype);
-  id->firmware = firmware_of(a, sda_pttype);
-  free(sda_pttype);
+  storage_of(a, id, st);
+  id->firmware = firmware_of(a);
   aliases_of(a, n_disks, st);
   h2k_devmap map;
   h2k_guest_storage_devmap(st, &map);

@@ -55,7 +55,8 @@ static int export_disk(h2k_guest_session *s, size_t i, h2k_image *img,
 }
 
 int h2k_guest_session_open(h2k_guest_session *s, h2k_image *const *disks,
-                           size_t n, const char *overlay_dir, h2k_error *err) {
+                           size_t n, const char *overlay_dir,
+                           bool native_inspect, h2k_error *err) {
   memset(s, 0, sizeof *s);
   s->n = n;
   s->overlays = calloc(n ? n : 1, sizeof *s->overlays);
@@ -70,7 +71,10 @@ int h2k_guest_session_open(h2k_guest_session *s, h2k_image *const *disks,
     if (export_disk(s, i, disks[i], overlay_dir, err) < 0)
       goto fail;
   s->app = h2k_appliance_launch((const char *const *)s->overlays, n, err);
-  if (!s->app || h2k_appliance_mount_os(s->app, err) < 0)
+  if (!s->app)
+    goto fail;
+  s->app->scratch_dir = strdup(overlay_dir);
+  if (h2k_appliance_mount_os(s->app, native_inspect, err) < 0)
     goto fail;
   return 0;
 fail:

@@ -22,10 +22,12 @@ typedef struct h2k_guest_session {
 } h2k_guest_session;
 
 /* Export `disks`, create the overlays in `overlay_dir`, launch the
- * appliance and mount the guest's OS. On failure everything started is
- * stopped again. */
+ * appliance and mount the guest's OS (`native_inspect`: see
+ * h2k_appliance_mount_os). On failure everything started is stopped
+ * again. */
 int h2k_guest_session_open(h2k_guest_session *s, h2k_image *const *disks,
-                           size_t n, const char *overlay_dir, h2k_error *err);
+                           size_t n, const char *overlay_dir,
+                           bool native_inspect, h2k_error *err);
 
 /* Shut the appliance down (flushing every write into the overlays), stop
  * the exports. The overlays stay (CONVERT reads them); `remove_overlays`

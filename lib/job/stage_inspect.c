@@ -81,7 +81,10 @@ static int open_session(h2k_job *job, h2k_guest_work *w, h2k_error *err) {
   for (size_t i = 0; imgs && i < job->n_disks; i++)
     imgs[i] = job->disks[i].image;
   int rc =
-      imgs ? h2k_guest_session_open(&w->session, imgs, job->n_disks, dir, err)
+      imgs ? h2k_guest_session_open(
+                 &w->session, imgs, job->n_disks, dir,
+                 !strcmp(h2k_cfg_str(job->cfg, H2K_OPT_INSPECTOR), "native"),
+                 err)
            : -1;
   free(imgs);
   free(dir);

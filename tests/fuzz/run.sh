@@ -14,7 +14,7 @@ fi
 ninja -C "$B" > "$B/ninja.log" 2>&1 || { cat "$B/ninja.log" >&2; exit 1; }
 S="$B/fuzz-seeds"
 rm -rf "$S"
-mkdir -p "$S"/{qcow2,vmdk,vpc,vhdx,config,tar}
+mkdir -p "$S"/{qcow2,vmdk,vpc,vhdx,config,tar,initrd}
 raw="$S/seed.raw"
 qemu-img create -q -f raw "$raw" 2M
 qemu-io -f raw -c 'write -P 0x5a 0 64k' -c 'write -P 0x33 1M 8k' "$raw" >/dev/null
@@ -35,9 +35,25 @@ tar -cf "$S/tar/min.ova" -C "$S" x.ovf
 cp "$S/vmdk/streamOptimized.vmdk" "$S/d.vmdk"
 tar -cf "$S/tar/disk.tar" -C "$S" d.vmdk
 rm -f "$S/x.ovf" "$S/d.vmdk"
+# initramfs images: an early cpio, a small main cpio, compressed each way
+t="$S/initrd-tree"
+mkdir -p "$t/early/kernel/x86/microcode" "$t/main/usr/lib/modules/6.1.0/kernel/drivers/block" "$t/main/bin"
+printf 'ucode' > "$t/early/kernel/x86/microcode/GenuineIntel.bin"
+printf 'fake module\n' > "$t/main/usr/lib/modules/6.1.0/kernel/drivers/block/virtio_blk.ko"
+: > "$t/main/bin/empty"
+ln -s empty "$t/main/bin/sh"
+(cd "$t/early" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$t/early.cpio"
+(cd "$t/main" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) > "$t/main.cpio"
+cp "$t/main.cpio" "$S/initrd/plain.cpio"
+gzip -n -c "$t/main.cpio" > "$S/initrd/main.gz"
+zstd -q -c "$t/main.cpio" > "$S/initrd/main.zst"
+xz -q -c --check=crc32 "$t/main.cpio" > "$S/initrd/main.xz"
+xz -q -c --format=lzma "$t/main.cpio" > "$S/initrd/main.lzma"
+{ cat "$t/early.cpio"; zstd -q -c "$t/main.cpio"; } > "$S/initrd/early-zstd.img"
+rm -rf "$t"
 rm -f "$raw"
 status=0
-for h in qcow2 vmdk vpc vhdx config tar; do
+for h in qcow2 vmdk vpc vhdx config tar initrd; do
   exe="$B/tests/fuzz/fuzz_$h"
   corpus="$B/fuzz-corpus/$h"
   mkdir -p "$corpus"
