@@ -291,3 +291,13 @@ void h2k_now_iso8601(char *buf, size_t cap) {
   gmtime_r(&now, &tm);
   strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+int h2k_hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}

@@ -34,6 +34,8 @@ char *h2k_strdup_printf(const char *fmt, ...)
 char *h2k_strdup0(const char *s); /* NULL-safe */
 
 bool h2k_str_ends_with(const char *s, const char *suffix);
+/* The value of one hexadecimal digit, or -1. */
+int h2k_hexval(int c);
 bool h2k_str_ends_with_ci(const char *s, const char *suffix);
 
 /* Parse "1048576", "512K", "4G", "1.5T" (binary units). */

@@ -56,6 +56,11 @@ void h2k_changes_add(h2k_changes *c, const char *file, int line,
     __attribute__((format(printf, 6, 7)));
 void h2k_changes_free(h2k_changes *c);
 
+/* Free a list of blkdevs and the strings they own. */
+void h2k_blkdevs_free(h2k_blkdev *devs, size_t n);
+/* A deep copy of `n` blkdevs (NULL when out of memory). */
+h2k_blkdev *h2k_blkdevs_copy(const h2k_blkdev *devs, size_t n);
+
 /* The stable spec for a device: "UUID=...", else "PARTUUID=...", else
  * "LABEL=...", or NULL when it has none. Resolves aliases first. Returns a
  * malloc'ed string. */

@@ -68,3 +68,29 @@ char *h2k_stable_spec(const h2k_devmap *map, const char *dev) {
   }
   return NULL;
 }
+
+void h2k_blkdevs_free(h2k_blkdev *devs, size_t n) {
+  for (size_t i = 0; devs && i < n; i++) {
+    free((char *)devs[i].dev);
+    free((char *)devs[i].uuid);
+    free((char *)devs[i].partuuid);
+    free((char *)devs[i].label);
+    free((char *)devs[i].fstype);
+  }
+  free(devs);
+}
+
+static char *dup0(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+h2k_blkdev *h2k_blkdevs_copy(const h2k_blkdev *devs, size_t n) {
+  h2k_blkdev *c = calloc(n ? n : 1, sizeof *c);
+  for (size_t i = 0; c && i < n; i++)
+    c[i] = (h2k_blkdev){.dev = dup0(devs[i].dev),
+                        .uuid = dup0(devs[i].uuid),
+                        .partuuid = dup0(devs[i].partuuid),
+                        .label = dup0(devs[i].label),
+                        .fstype = dup0(devs[i].fstype)};
+  return c;
+}

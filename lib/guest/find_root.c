@@ -108,14 +108,7 @@ int h2k_app_scan_storage(h2k_appliance *a, h2k_error *err) {
 }
 
 void h2k_app_storage_free(h2k_app_storage *st) {
-  for (size_t i = 0; i < st->n_devs; i++) {
-    free((char *)st->devs[i].dev);
-    free((char *)st->devs[i].uuid);
-    free((char *)st->devs[i].partuuid);
-    free((char *)st->devs[i].label);
-    free((char *)st->devs[i].fstype);
-  }
-  free(st->devs);
+  h2k_blkdevs_free(st->devs, st->n_devs);
   free(st->first_pttype);
   memset(st, 0, sizeof *st);
 }

@@ -383,10 +383,6 @@ static enum h2k_selinux selinux_of(h2k_appliance *a) {
   return s;
 }
 
-static char *dup0(const char *s) {
-  return s ? strdup(s) : NULL;
-}
-
 /* The block devices a->storage holds (scanned before the OS was found),
  * copied into the job's storage facts. */
 static void storage_of(h2k_appliance *a, h2k_guest_identity *id,
@@ -395,16 +391,8 @@ static void storage_of(h2k_appliance *a, h2k_guest_identity *id,
   id->has_lvm = as->has_lvm;
   id->has_md = as->has_md;
   id->has_luks = as->has_luks;
-  st->devs = calloc(as->n_devs ? as->n_devs : 1, sizeof *st->devs);
-  for (size_t i = 0; st->devs && i < as->n_devs; i++) {
-    const h2k_blkdev *d = &as->devs[i];
-    st->devs[i] = (h2k_blkdev){.dev = dup0(d->dev),
-                               .uuid = dup0(d->uuid),
-                               .partuuid = dup0(d->partuuid),
-                               .label = dup0(d->label),
-                               .fstype = dup0(d->fstype)};
-    st->n_devs++;
-  }
+  st->devs = h2k_blkdevs_copy(as->devs, as->n_devs);
+  st->n_devs = st->devs ? as->n_devs : 0;
 }
 
 /* Files whose device names the fixers rewrite. */
@@ -516,14 +504,7 @@ void h2k_guest_storage_devmap(const h2k_guest_storage *st, h2k_devmap *map) {
 }
 
 void h2k_guest_storage_free(h2k_guest_storage *st) {
-  for (size_t i = 0; i < st->n_devs; i++) {
-    free((char *)st->devs[i].dev);
-    free((char *)st->devs[i].uuid);
-    free((char *)st->devs[i].partuuid);
-    free((char *)st->devs[i].label);
-    free((char *)st->devs[i].fstype);
-  }
-  free(st->devs);
+  h2k_blkdevs_free(st->devs, st->n_devs);
   for (size_t i = 0; i < st->n_alias; i++) {
     free(st->alias[i]);
     free(st->target[i]);

@@ -2,6 +2,8 @@
  * readers. */
 #include "image/vhd_common.h"
 
+#include "core/util.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,16 +118,6 @@ void h2k_guid_format(const uint8_t g[16], char out[37]) {
            g[11], g[12], g[13], g[14], g[15]);
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 int h2k_guid_parse(const char *text, uint8_t out[16]) {
   /* Digits in text order; the first three fields are stored little endian. */
   static const int pos[16] = {3, 2, 1,  0,  5,  4,  7,  6,
@@ -144,7 +136,7 @@ int h2k_guid_parse(const char *text, uint8_t out[16]) {
       dash++;
       continue;
     }
-    int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
+    int hi = h2k_hexval(p[0]), lo = hi < 0 ? -1 : h2k_hexval(p[1]);
     if (lo < 0)
       return -1;
     seq[ndig / 2] = (uint8_t)(hi << 4 | lo);
@@ -172,8 +164,8 @@ char *h2k_vhd_native_path(const char *name, bool url) {
     p += 7;
   size_t o = 0;
   for (; *p; p++) {
-    if (url && p[0] == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-      out[o++] = (char)(hexval(p[1]) << 4 | hexval(p[2]));
+    if (url && p[0] == '%' && h2k_hexval(p[1]) >= 0 && h2k_hexval(p[2]) >= 0) {
+      out[o++] = (char)(h2k_hexval(p[1]) << 4 | h2k_hexval(p[2]));
       p += 2;
     } else {
       out[o++] = *p == '\\' ? '/' : *p;

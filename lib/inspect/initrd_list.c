@@ -105,16 +105,6 @@ static void printable(char *dst, size_t cap, const char *s, size_t n) {
   dst[i] = '\0';
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static const char *const field_names[13] = {
     "ino",       "mode",     "uid",      "gid",      "nlink",
     "mtime",     "filesize", "devmajor", "devminor", "rdevmajor",
@@ -125,7 +115,7 @@ static int hdr_field(cpio_parser *p, int i, uint32_t *v) {
   const uint8_t *s = p->hdr + 6 + 8 * i;
   uint32_t x = 0;
   for (int k = 0; k < 8; k++) {
-    int d = hexval(s[k]);
+    int d = h2k_hexval(s[k]);
     if (d < 0) {
       char shown[9];
       printable(shown, sizeof shown, (const char *)s, 8);
